@@ -1,0 +1,37 @@
+package protocol
+
+import "errors"
+
+// Client is the client side of a protocol: what a client sends and what a
+// correct answer is. The specs and the load generator drive servers with it.
+// A Client is not safe for concurrent use; make one per connection.
+type Client interface {
+	// Greeting returns a Matcher for what the server sends as soon as the
+	// connection opens, before any request, or nil if it sends nothing.
+	Greeting() Matcher
+	// Next appends the seq-th request of this connection to dst and returns
+	// the new slice and the Matcher of its reply. A protocol whose whole
+	// exchange is one server stream (banner, poetry) returns no request
+	// bytes and a Matcher that completes at EOF.
+	Next(dst []byte, seq uint64) ([]byte, Matcher)
+}
+
+// Matcher checks one reply as its bytes arrive.
+type Matcher interface {
+	// Match consumes a prefix of p, the reply bytes received so far and not
+	// yet consumed, and reports how many bytes it consumed and whether the
+	// reply is complete. eof says the server closed its side after p. It
+	// returns an error wrapping ErrWrongReply if the bytes cannot be a
+	// correct reply, or ErrShortReply if eof came before the reply was
+	// complete.
+	Match(p []byte, eof bool) (n int, done bool, err error)
+}
+
+// Reply errors, by class. The load generator counts errors by these classes.
+var (
+	ErrWrongReply = errors.New("wrong reply")
+	ErrShortReply = errors.New("short reply")
+	// ErrRefused is a reply that is a well-formed refusal (a file
+	// protocol "no…", an HTTP error status).
+	ErrRefused = errors.New("refused by server")
+)

@@ -1,0 +1,82 @@
+// Package protocol holds socklab's protocols, each written once as a sans-I/O
+// state machine.
+//
+// A server-side Session is fed events (the connection opened, bytes arrived,
+// the peer half-closed, a wake-up came) and answers by appending bytes to an
+// output buffer and returning a Step: whether to close once the output is
+// flushed, when it next wants to be woken, and whether it has more output to
+// produce once the buffer drains. A Session never touches a socket, a
+// goroutine or a clock it was not handed, so every concurrency model in
+// package targets drives the very same protocol code, and a protocol bug is
+// fixed once.
+//
+// The client side of each protocol (package-level Client values) says what a
+// client sends and what a correct answer is; the specs and the load generator
+// use it.
+package protocol
+
+import (
+	"bytes"
+	"time"
+)
+
+// Session is the server side of one stream connection.
+//
+// The driver calls Open once, then Data, EOF and Wake in any order the
+// connection produces them, from one goroutine at a time. Each call appends
+// what must be sent to out (the driver owns out and sends it, completing
+// partial writes) and returns the Step that says what to do next. Once a Step
+// has Close set, the driver makes no further calls except Wake while More is
+// set.
+type Session interface {
+	// Open is called once, when the connection is established.
+	Open(now time.Time, out *bytes.Buffer) Step
+	// Data handles bytes received from the peer. The session consumes all
+	// of in; it may keep a bounded part of it buffered (an unfinished line).
+	Data(in []byte, now time.Time, out *bytes.Buffer) Step
+	// EOF handles the peer's half-close: recv returned 0 on a stream.
+	EOF(now time.Time, out *bytes.Buffer) Step
+	// Wake is called at or after the WakeAt of the last Step, and when the
+	// last Step had More set and out has drained below LowWater. Spurious
+	// calls are allowed and must be harmless.
+	Wake(now time.Time, out *bytes.Buffer) Step
+}
+
+// Step is a session's answer to one event.
+type Step struct {
+	// Close asks for an orderly close once out is flushed: shut down the
+	// write side (FIN), drain what the peer still sends, then close. It is
+	// never a reset: closing with unread input would send RST and can
+	// destroy the reply.
+	Close bool
+	// WakeAt, when not zero, is when the session wants Wake to be called
+	// (the poetry protocol's line delay).
+	WakeAt time.Time
+	// More says the session has more output to produce (a large file) and
+	// wants Wake once out has drained below LowWater. Output is produced
+	// lazily so that memory stays bounded whatever the reply's size.
+	More bool
+}
+
+// Output buffer water marks shared by every driver. A driver stops reading
+// from a connection while its output buffer holds HighWater bytes or more
+// (so a client that sends without reading cannot make a server buffer without
+// bound) and asks a session with More for output below LowWater.
+const (
+	LowWater  = 64 << 10
+	HighWater = 1 << 20
+)
+
+// DefaultMaxLine is the default longest line a line-framed protocol accepts,
+// excluding its terminator.
+const DefaultMaxLine = 64 << 10
+
+// Merge combines two steps: the result closes if either closes, wants more if
+// either does, and wakes at the earlier non-zero time.
+func (s Step) Merge(o Step) Step {
+	r := Step{Close: s.Close || o.Close, More: s.More || o.More, WakeAt: s.WakeAt}
+	if r.WakeAt.IsZero() || (!o.WakeAt.IsZero() && o.WakeAt.Before(r.WakeAt)) {
+		r.WakeAt = o.WakeAt
+	}
+	return r
+}

@@ -1,0 +1,147 @@
+// Package targets holds socklab's reference servers: one package per
+// concurrency model, each only a driver that moves bytes between sockets and
+// the sans-I/O sessions of package protocol.
+//
+// Every server follows the net/http/httptest contract: it listens on port 0
+// (or a fresh temporary Unix path) unless told otherwise, reports its
+// addresses, and has a Close that stops accepting, closes its connections and
+// returns only when every goroutine, thread, process and descriptor it made
+// is released. Package targets/registry names every model.
+package targets
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/socklab/socklab/protocol"
+)
+
+// Networks a server can listen on.
+const (
+	TCP      = "tcp"
+	Unix     = "unix"
+	UDP      = "udp"
+	Unixgram = "unixgram"
+)
+
+// Config says what a server serves and where.
+type Config struct {
+	// Network is tcp (default), tcp4, tcp6, unix, udp or unixgram.
+	Network string
+	// Listen is the addresses to listen on. The default is one listener on
+	// 127.0.0.1:0, or a fresh path in a temporary directory for Unix
+	// networks. Several listeners serve the same protocol (the tutorial's
+	// poetry server listens on three ports).
+	Listen []string
+	// Protocol is the protocol's name (see protocol.Names).
+	Protocol string
+	// Options configures the protocol.
+	Options protocol.Options
+	// Workers is the worker count of pool models and the reactor count of
+	// reuseport (0: the model's default).
+	Workers int
+	// MaxConns caps concurrent connections for models that spend a thread
+	// or a process on each (0: the model's default).
+	MaxConns int
+	// Log receives the server's diagnostics (nil: discarded).
+	Log *slog.Logger
+}
+
+// Server is a running reference target.
+type Server interface {
+	// Addrs returns the addresses the server listens on, one per listener.
+	Addrs() []net.Addr
+	// Close stops accepting, closes every connection and waits until all
+	// the server's resources are released. It is safe to call more than
+	// once.
+	Close() error
+}
+
+// Model is one concurrency model.
+type Model struct {
+	Name    string
+	Summary string
+	// Networks is the networks the model serves, in the order shown.
+	Networks []string
+	// Capacity returns how many connections the model serves at once under
+	// cfg, or 0 if it has no declared limit. A client past the capacity is
+	// not refused: it waits in the listen backlog or a queue.
+	Capacity func(cfg Config) int
+	// Note is a caveat shown beside the model (platform limits, caps).
+	Note string
+	// Start starts a server.
+	Start func(cfg Config) (Server, error)
+}
+
+// Serves reports whether m serves network.
+func (m Model) Serves(network string) bool {
+	for _, n := range m.Networks {
+		if n == network {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrUnsupported is returned by Start for a network or protocol that a model
+// does not serve.
+var ErrUnsupported = errors.New("not supported")
+
+// Normalize fills cfg's defaults and checks that the protocol exists and fits
+// the network. It returns the factory of sessions for stream networks.
+func Normalize(cfg *Config) (protocol.Factory, error) {
+	if cfg.Network == "" {
+		cfg.Network = TCP
+	}
+	if cfg.Protocol == "" {
+		cfg.Protocol = "echo"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p, err := protocol.Lookup(cfg.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	datagram := IsDatagram(cfg.Network)
+	if datagram && !p.Datagram || !datagram && !p.Stream {
+		return nil, fmt.Errorf("protocol %s over %s: %w", p.Name, cfg.Network, ErrUnsupported)
+	}
+	f, err := p.New(cfg.Options)
+	if err != nil {
+		return nil, fmt.Errorf("protocol %s: %w", p.Name, err)
+	}
+	return f, nil
+}
+
+// IsDatagram reports whether network is a datagram network.
+func IsDatagram(network string) bool {
+	switch network {
+	case UDP, "udp4", "udp6", Unixgram:
+		return true
+	}
+	return false
+}
+
+// IsUnix reports whether network is a Unix domain network.
+func IsUnix(network string) bool {
+	return network == Unix || network == Unixgram || network == "unixpacket"
+}
+
+// UnsupportedNetwork is the error of a model asked for a network it does not
+// serve.
+func UnsupportedNetwork(model, network string) error {
+	return fmt.Errorf("model %s over %s: %w", model, network, ErrUnsupported)
+}
+
+// ListenerAddrs returns the addresses of ls.
+func ListenerAddrs(ls []net.Listener) []net.Addr {
+	addrs := make([]net.Addr, len(ls))
+	for i, l := range ls {
+		addrs[i] = l.Addr()
+	}
+	return addrs
+}
