@@ -1,0 +1,122 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// errLineTooLong is returned by lineSplitter for a line over its limit.
+var errLineTooLong = errors.New("line too long")
+
+// lineSplitter cuts a byte stream into lines. A line ends in '\n'; a '\r'
+// right before it is dropped. It buffers at most max+1 bytes of an
+// unfinished line (the +1 is room for the '\r' of a line of exactly max
+// bytes), so a peer that never sends '\n' cannot make it grow without bound.
+type lineSplitter struct {
+	max     int
+	pending []byte
+}
+
+func newLineSplitter(max int) lineSplitter {
+	if max <= 0 {
+		max = DefaultMaxLine
+	}
+	return lineSplitter{max: max}
+}
+
+// next takes the next line out of in. It returns the line without its
+// terminator, the unconsumed rest of in, and ok when a whole line was found.
+// When in holds no '\n', next keeps in as the start of an unfinished line
+// and returns ok false and an empty rest. It returns errLineTooLong when the
+// line is longer than the limit. The line is valid until the next call.
+func (s *lineSplitter) next(in []byte) (line, rest []byte, ok bool, err error) {
+	i := bytes.IndexByte(in, '\n')
+	if i < 0 {
+		if len(s.pending)+len(in) > s.max+1 {
+			s.pending = s.pending[:0]
+			return nil, nil, false, errLineTooLong
+		}
+		s.pending = append(s.pending, in...)
+		return nil, nil, false, nil
+	}
+	rest = in[i+1:]
+	if len(s.pending) == 0 {
+		line = in[:i]
+	} else {
+		if len(s.pending)+i > s.max+1 {
+			s.pending = s.pending[:0]
+			return nil, rest, false, errLineTooLong
+		}
+		s.pending = append(s.pending, in[:i]...)
+		line = s.pending
+		s.pending = s.pending[:0]
+	}
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if len(line) > s.max {
+		return nil, rest, false, errLineTooLong
+	}
+	return line, rest, true, nil
+}
+
+// flush returns the unfinished last line at EOF (ok false if there is
+// none), with a trailing '\r' dropped, or errLineTooLong.
+func (s *lineSplitter) flush() (line []byte, ok bool, err error) {
+	if len(s.pending) == 0 {
+		return nil, false, nil
+	}
+	line = bytes.TrimSuffix(s.pending, []byte{'\r'})
+	s.pending = s.pending[:0]
+	if len(line) > s.max {
+		return nil, false, errLineTooLong
+	}
+	return line, true, nil
+}
+
+// buffered reports how many bytes of an unfinished line are held.
+func (s *lineSplitter) buffered() int { return len(s.pending) }
+
+// writeTooLong writes the error line that refuses a line over max bytes.
+func writeTooLong(out *bytes.Buffer, max int) {
+	fmt.Fprintf(out, "error: line longer than %d bytes\n", max)
+}
+
+// lineSession is the skeleton of a line-framed server session: it splits the
+// input, hands each line to onLine, refuses an oversize line with an error
+// line and a close, treats an unfinished last line at EOF as a line, and
+// ignores everything after it has asked to close.
+type lineSession struct {
+	split  lineSplitter
+	closed bool
+	// onLine answers one line and reports whether to close.
+	onLine func(line []byte, out *bytes.Buffer) (close bool)
+}
+
+func (l *lineSession) data(in []byte, out *bytes.Buffer) Step {
+	for !l.closed && len(in) > 0 {
+		line, rest, ok, err := l.split.next(in)
+		in = rest
+		switch {
+		case err != nil:
+			writeTooLong(out, l.split.max)
+			l.closed = true
+		case ok:
+			l.closed = l.onLine(line, out)
+		}
+	}
+	return Step{Close: l.closed}
+}
+
+func (l *lineSession) eof(out *bytes.Buffer) Step {
+	if !l.closed {
+		line, ok, err := l.split.flush()
+		switch {
+		case err != nil:
+			writeTooLong(out, l.split.max)
+		case ok:
+			l.onLine(line, out)
+		}
+		l.closed = true
+	}
+	return Step{Close: true}
+}
