@@ -1,0 +1,66 @@
+package protocol
+
+import (
+	"bytes"
+	"time"
+)
+
+// HelloGreeting is what the hello server sends when a connection opens.
+const HelloGreeting = "Welcome!\n"
+
+// HelloExit is the line that makes the hello server close the connection.
+const HelloExit = "exit"
+
+// HelloReply returns the hello server's answer to the line name, newline
+// included.
+func HelloReply(name string) string { return "Hello, " + name + "!\n" }
+
+func init() {
+	register(Protocol{
+		Name:    "hello",
+		Summary: "greeting Welcome!; each line NAME → Hello, NAME!; line exit closes",
+		Stream:  true,
+		New: func(o Options) (Factory, error) {
+			if err := checkMaxLine(o.MaxLine); err != nil {
+				return nil, err
+			}
+			return func() Session { return newHelloSession(o.MaxLine) }, nil
+		},
+		NewClient: newHelloClient,
+	})
+}
+
+// helloSession is the threaded tcplink server of the tutorial, framed by
+// lines instead of by recv calls. The line "exit" closes the connection, and
+// lines pipelined after it are not answered: the tutorial's server stops
+// reading at exit too. An empty line is a name like any other ("Hello, !"),
+// since here, unlike in the tutorial, an empty read is not an empty line.
+type helloSession struct{ lines lineSession }
+
+func newHelloSession(maxLine int) *helloSession {
+	s := &helloSession{}
+	s.lines.split = newLineSplitter(maxLine)
+	s.lines.onLine = func(line []byte, out *bytes.Buffer) bool {
+		if string(line) == HelloExit {
+			return true
+		}
+		out.WriteString("Hello, ")
+		out.Write(line)
+		out.WriteString("!\n")
+		return false
+	}
+	return s
+}
+
+func (s *helloSession) Open(_ time.Time, out *bytes.Buffer) Step {
+	out.WriteString(HelloGreeting)
+	return Step{}
+}
+
+func (s *helloSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {
+	return s.lines.data(in, out)
+}
+
+func (s *helloSession) EOF(_ time.Time, out *bytes.Buffer) Step { return s.lines.eof(out) }
+
+func (s *helloSession) Wake(time.Time, *bytes.Buffer) Step { return Step{Close: s.lines.closed} }

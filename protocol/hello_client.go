@@ -1,0 +1,59 @@
+package protocol
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// helloClient sends one name per request. Without ClientOptions.Name each
+// request's name is "socklab-SEQ", so a reply to another request is caught.
+type helloClient struct {
+	name string
+	m    bytesMatcher
+	want []byte
+}
+
+func newHelloClient(o ClientOptions) (Client, error) {
+	if err := checkClientLine("hello: name", o.Name); err != nil {
+		return nil, err
+	}
+	if o.Name == HelloExit {
+		return nil, fmt.Errorf("hello: name %q: it is the exit command", o.Name)
+	}
+	return &helloClient{name: o.Name}, nil
+}
+
+func (*helloClient) Greeting() Matcher {
+	m := new(bytesMatcher)
+	m.reset([]byte(HelloGreeting))
+	return m
+}
+
+func (c *helloClient) Next(dst []byte, seq uint64) ([]byte, Matcher) {
+	name := c.name
+	if name == "" {
+		name = "socklab-" + strconv.FormatUint(seq, 10)
+	}
+	dst = append(dst, name...)
+	dst = append(dst, '\n')
+	c.want = append(c.want[:0], HelloReply(name)...)
+	c.m.reset(c.want)
+	return dst, &c.m
+}
+
+// checkClientLine refuses a client value that would not fit in one line.
+func checkClientLine(what, v string) error {
+	if strings.ContainsAny(v, "\r\n") {
+		return fmt.Errorf("%s %q: must not contain a line break", what, v)
+	}
+	return nil
+}
+
+// checkMaxLine refuses a negative line limit (zero means the default).
+func checkMaxLine(n int) error {
+	if n < 0 {
+		return fmt.Errorf("max line %d: must not be negative", n)
+	}
+	return nil
+}
