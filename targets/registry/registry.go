@@ -7,13 +7,24 @@ import (
 	"strings"
 
 	"github.com/socklab/socklab/targets"
+	"github.com/socklab/socklab/targets/dgram"
+	"github.com/socklab/socklab/targets/fork"
 	"github.com/socklab/socklab/targets/goroutine"
+	"github.com/socklab/socklab/targets/iterative"
+	"github.com/socklab/socklab/targets/pool"
+	"github.com/socklab/socklab/targets/thread"
 )
 
 // models is the registry, in the order `socklab models` shows: the blocking
 // family first, then the event-driven one, then the datagram servers.
 var models = []targets.Model{
+	iterative.Model,
+	thread.Model,
 	goroutine.Model,
+	pool.Model,
+	fork.Model,
+	dgram.UDP,
+	dgram.Unixgram,
 }
 
 // Models returns every model.

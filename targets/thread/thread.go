@@ -1,0 +1,330 @@
+// Package thread is the thread-per-connection model of the tutorials'
+// threading.Thread and ThreadingTCPServer servers, done as C or Python do
+// it: the listening socket is a raw descriptor, and each accepted
+// connection gets a goroutine locked to its own OS thread
+// (runtime.LockOSThread) that makes blocking read(2), write(2), poll(2) and
+// shutdown(2) calls on the connection's raw, blocking descriptor. Go's
+// netpoller is not involved.
+//
+// Go stops a program that uses more than 10 000 OS threads, so the model
+// caps its connections (Config.MaxConns, default DefaultMaxConns); past the
+// cap it stops accepting until a thread frees, and further clients wait in
+// the listen backlog.
+package thread
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/targets"
+)
+
+// DefaultMaxConns is the cap on concurrent connections, and so on threads,
+// when Config.MaxConns is 0: well under Go's limit of 10 000 threads.
+const DefaultMaxConns = 1000
+
+// backlog is listen(2)'s backlog; the kernel caps it at somaxconn, as Go's
+// net package does.
+const backlog = 4096
+
+// Model describes the thread model for the registry.
+var Model = targets.Model{
+	Name:     "thread",
+	Summary:  "one OS thread per connection: LockOSThread and blocking syscalls on a raw fd",
+	Networks: []string{targets.TCP, targets.Unix},
+	Capacity: maxConns,
+	Note:     "capacity is the thread cap (--max-conns, default 1000, under Go's 10000-thread limit); past it, accepting waits",
+	Start:    Start,
+}
+
+func maxConns(cfg targets.Config) int {
+	if cfg.MaxConns > 0 {
+		return cfg.MaxConns
+	}
+	return DefaultMaxConns
+}
+
+// Server is a running thread-per-connection server.
+type Server struct {
+	lfds    []int
+	addrs   []net.Addr
+	paths   []string // Unix socket files to remove on Close
+	rmdir   func()
+	wakeR   int // readable once Close starts: wakes the accept loops
+	wakeW   int
+	slots   chan struct{}
+	done    chan struct{}
+	log     func(msg string, args ...any)
+	conns   targets.ConnSet
+	loops   sync.WaitGroup
+	once    sync.Once
+	session protocol.Factory
+}
+
+// Start starts a server for cfg.
+func Start(cfg targets.Config) (targets.Server, error) {
+	newSession, err := targets.Normalize(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.Network {
+	case targets.TCP, "tcp4", "tcp6", targets.Unix:
+	default:
+		return nil, targets.UnsupportedNetwork("thread", cfg.Network)
+	}
+	if cfg.MaxConns < 0 {
+		return nil, fmt.Errorf("model thread: max-conns %d: must be positive", cfg.MaxConns)
+	}
+	addrs, rmdir, err := targets.ListenAddrs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		rmdir:   rmdir,
+		slots:   make(chan struct{}, maxConns(cfg)),
+		done:    make(chan struct{}),
+		log:     cfg.Log.Debug,
+		session: newSession,
+		wakeR:   -1,
+		wakeW:   -1,
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		s.release()
+		return nil, fmt.Errorf("listen %s: pipe: %w", cfg.Network, err)
+	}
+	s.wakeR, s.wakeW = p[0], p[1]
+	for _, a := range addrs {
+		fd, addr, err := listen(cfg.Network, a)
+		if err != nil {
+			s.release()
+			return nil, err
+		}
+		s.lfds = append(s.lfds, fd)
+		s.addrs = append(s.addrs, addr)
+		if ua, ok := addr.(*net.UnixAddr); ok {
+			s.paths = append(s.paths, ua.Name)
+		}
+	}
+	for i, fd := range s.lfds {
+		s.loops.Add(1)
+		go func() {
+			defer s.loops.Done()
+			s.acceptLoop(fd, s.addrs[i], cfg)
+		}()
+	}
+	return s, nil
+}
+
+// listen makes a blocking-mode listening socket for network and address
+// with socket(2), bind(2) and listen(2). The listening descriptor itself is
+// non-blocking, so that a connection reset between poll and accept does not
+// block the accept loop; accepted descriptors are blocking.
+func listen(network, address string) (int, net.Addr, error) {
+	fail := func(op string, err error) (int, net.Addr, error) {
+		return -1, nil, fmt.Errorf("listen %s %s: %s: %w", network, address, op, err)
+	}
+	var (
+		family int
+		sa     unix.Sockaddr
+	)
+	if network == targets.Unix {
+		family, sa = unix.AF_UNIX, &unix.SockaddrUnix{Name: address}
+	} else {
+		ta, err := net.ResolveTCPAddr(network, address)
+		if err != nil {
+			return fail("resolve", err)
+		}
+		switch ip4 := ta.IP.To4(); {
+		case network == "tcp6" || (ta.IP != nil && ip4 == nil):
+			a := &unix.SockaddrInet6{Port: ta.Port}
+			copy(a.Addr[:], ta.IP.To16())
+			family, sa = unix.AF_INET6, a
+		default:
+			a := &unix.SockaddrInet4{Port: ta.Port}
+			if ip4 != nil {
+				copy(a.Addr[:], ip4)
+			}
+			family, sa = unix.AF_INET, a
+		}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return fail("socket", err)
+	}
+	if family != unix.AF_UNIX {
+		// The same choice as Go's net package: a restarted server can
+		// bind the port its predecessor left in TIME_WAIT.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			unix.Close(fd)
+			return fail("setsockopt SO_REUSEADDR", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return fail("bind", err)
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		unix.Close(fd)
+		return fail("listen", err)
+	}
+	bound, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return fail("getsockname", err)
+	}
+	return fd, toAddr(bound), nil
+}
+
+// toAddr converts a socket address to the net.Addr Go's net package would
+// report.
+func toAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: targets.Unix}
+	}
+	return nil
+}
+
+// acceptLoop accepts connections on the listening descriptor fd until
+// Close. It takes a thread slot before each accept, so that past the cap
+// new clients wait in the backlog. Accept errors (EMFILE above all) back
+// off with targets.Backoff and never end the loop.
+func (s *Server) acceptLoop(fd int, addr net.Addr, cfg targets.Config) {
+	var delay time.Duration
+	for {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.done:
+			return
+		}
+		cfd, err := s.accept(fd)
+		if err != nil {
+			<-s.slots
+			if errors.Is(err, errClosed) {
+				return
+			}
+			delay = targets.Backoff(delay)
+			cfg.Log.Warn("accept failed; backing off", "addr", addr, "err", err, "delay", delay)
+			if !s.sleep(delay) {
+				return
+			}
+			continue
+		}
+		delay = 0
+		c := &fdConn{fd: cfd}
+		if !s.conns.Add(c, c.shutdown) {
+			c.Close()
+			<-s.slots
+			return
+		}
+		go s.serve(c)
+	}
+}
+
+var errClosed = errors.New("server closed")
+
+// accept waits until fd has a connection or Close starts, and accepts it.
+func (s *Server) accept(fd int) (int, error) {
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(s.wakeR), Events: unix.POLLIN}}
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, os.NewSyscallError("poll", err)
+		}
+		if fds[1].Revents != 0 {
+			return -1, errClosed
+		}
+		if fds[0].Revents == 0 {
+			continue
+		}
+		// No SOCK_NONBLOCK: the connection's thread blocks on it.
+		cfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		switch {
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
+			continue
+		case err != nil:
+			return -1, os.NewSyscallError("accept4", err)
+		}
+		return cfd, nil
+	}
+}
+
+// sleep waits for d or until Close starts; it returns false on Close.
+func (s *Server) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// serve runs one connection on its own OS thread.
+func (s *Server) serve(c *fdConn) {
+	// The goroutine keeps its thread for its whole life and exits while
+	// still locked, so the runtime ends the thread rather than reuse it:
+	// one thread per connection, as in the tutorial.
+	runtime.LockOSThread()
+	defer func() { <-s.slots }()
+	defer s.conns.Done(c)
+	if sa, err := unix.Getsockname(c.fd); err == nil {
+		if _, unixSock := sa.(*unix.SockaddrUnix); !unixSock {
+			// Go's choice for every TCP connection, stated here too so
+			// that the models compare fairly.
+			unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		}
+	}
+	if err := targets.ServeStream(c, s.session()); err != nil {
+		s.log("connection ended", "fd", c.fd, "err", err)
+	}
+}
+
+// Addrs returns the listeners' addresses.
+func (s *Server) Addrs() []net.Addr { return s.addrs }
+
+// Close stops accepting, wakes and closes every connection's thread and
+// waits for them all.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		close(s.done)
+		unix.Write(s.wakeW, []byte{0})
+		s.loops.Wait()
+		s.conns.CloseAndWait()
+		s.release()
+	})
+	return nil
+}
+
+// release closes the descriptors and removes the socket files.
+func (s *Server) release() {
+	for _, fd := range s.lfds {
+		unix.Close(fd)
+	}
+	for _, p := range s.paths {
+		os.Remove(p)
+	}
+	for _, fd := range []int{s.wakeR, s.wakeW} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	s.rmdir()
+}
