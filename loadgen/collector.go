@@ -1,0 +1,137 @@
+package loadgen
+
+import (
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// collector merges the interval histograms the workers hand over and
+// reports progress. It runs in its own goroutine and is the only reader of
+// the pub channel.
+type collector struct {
+	r        *runner
+	ivs      map[int64]*ivHists
+	cum      *hdr.PackedHistogram // corrected latency so far, for progress
+	lastReqs int64
+	lastAt   time.Time
+}
+
+func newCollector(r *runner) *collector {
+	return &collector{r: r, ivs: map[int64]*ivHists{}, cum: newPacked()}
+}
+
+func (c *collector) run() {
+	var tick <-chan time.Time
+	if c.r.cfg.Progress != nil {
+		t := time.NewTicker(c.r.cfg.Interval)
+		defer t.Stop()
+		tick = t.C
+		c.lastAt = time.Now()
+	}
+	for {
+		select {
+		case h, ok := <-c.r.pub:
+			if !ok {
+				return
+			}
+			c.add(h)
+		case now := <-tick:
+			c.progress(now)
+		}
+	}
+}
+
+func (c *collector) add(h *ivHists) {
+	agg := c.ivs[h.idx]
+	if agg == nil {
+		agg = newIvHists(h.idx)
+		c.ivs[h.idx] = agg
+	}
+	agg.merge(h)
+	if c.r.cfg.Progress != nil {
+		c.cum.Merge(h.corrected)
+	}
+	h.reset(-1)
+	select {
+	case c.r.free <- h:
+	default:
+	}
+}
+
+func (c *collector) progress(now time.Time) {
+	var reqs, errs int64
+	for _, w := range c.r.workers {
+		reqs += w.liveReqs.Load()
+		errs += w.liveErrs.Load()
+	}
+	dt := now.Sub(c.lastAt).Seconds()
+	p := Progress{
+		Elapsed:  now.Sub(c.r.base) - time.Duration(c.r.measure),
+		Requests: reqs,
+		Errors:   errs,
+		P99:      time.Duration(c.cum.ValueAtPercentile(99)),
+	}
+	if dt > 0 {
+		p.Rate = float64(reqs-c.lastReqs) / dt
+	}
+	c.lastReqs, c.lastAt = reqs, now
+	c.r.cfg.Progress(p)
+}
+
+// result assembles the run's result once every worker has finished.
+func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
+	r := c.r
+	res := &Result{
+		Config:      r.cfg,
+		Start:       start.Add(time.Duration(r.measure)),
+		Duration:    max(elapsed-time.Duration(r.measure), 0),
+		Corrected:   NewHistogram(),
+		Uncorrected: NewHistogram(),
+		Connect:     NewHistogram(),
+		FirstErrors: map[string]string{},
+	}
+	var last int64 = -1
+	for idx := range c.ivs {
+		last = max(last, idx)
+	}
+	startMs := res.Start.UnixMilli()
+	ivMs := r.cfg.Interval.Milliseconds()
+	for idx := int64(0); idx <= last; idx++ {
+		h := c.ivs[idx]
+		if h == nil {
+			h = newIvHists(idx)
+		}
+		from := startMs + idx*ivMs
+		for _, p := range []*hdr.PackedHistogram{h.corrected, h.uncorrected, h.connect} {
+			p.SetStartTimeMs(from)
+			p.SetEndTimeMs(from + ivMs)
+		}
+		h.corrected.SetTag(TagCorrected)
+		h.uncorrected.SetTag(TagUncorrected)
+		h.connect.SetTag(TagConnect)
+		h.corrected.MergeInto(res.Corrected)
+		h.uncorrected.MergeInto(res.Uncorrected)
+		h.connect.MergeInto(res.Connect)
+		res.Intervals = append(res.Intervals, Interval{
+			Corrected: h.corrected, Uncorrected: h.uncorrected, Connect: h.connect,
+		})
+	}
+	for _, w := range r.workers {
+		for i, n := range w.errs {
+			res.Errors[i] += n
+			if n > 0 {
+				if _, ok := res.FirstErrors[Class(i).String()]; !ok {
+					res.FirstErrors[Class(i).String()] = w.firstErr[i]
+				}
+			}
+		}
+		res.BytesSent += w.bytesOut
+		res.BytesReceived += w.bytesIn
+		res.Late += w.late
+		res.MaxLate = max(res.MaxLate, time.Duration(w.maxLate))
+		res.Unfinished += w.unfinished
+	}
+	res.Requests = res.Corrected.TotalCount()
+	return res
+}

@@ -1,0 +1,290 @@
+// Package loadgen drives a socket server with load and records its latency
+// in HDR histograms.
+//
+// It speaks every protocol of package protocol from the client side, over
+// tcp, unix, udp and unixgram, and checks every reply: a wrong or short reply
+// is an error of its class, never a latency.
+//
+// Two loops are offered. In a closed loop (Config.Rate zero) each of
+// Connections connections keeps Pipeline requests in flight and sends the
+// next one as soon as a reply completes. In an open loop (Config.Rate > 0)
+// requests are due on a fixed schedule computed from the start of the run,
+// never from the previous completion, and latency is measured from the time
+// a request was due (corrected) as well as from the time it was actually sent
+// (uncorrected). This is wrk2's answer to coordinated omission: a server that
+// stalls for half a second delays every request due during the stall, and
+// the corrected histogram shows it, where a closed loop would simply have
+// sent fewer requests and hidden the stall.
+//
+// Latency is recorded in nanoseconds (1 ns to one minute, three significant
+// digits) with github.com/HdrHistogram/hdrhistogram-go, one set of
+// histograms per worker goroutine, merged per interval and at the end.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/socklab/socklab/protocol"
+)
+
+// Histogram range: 1 ns to one minute at three significant digits. Longer
+// values are clamped to the highest trackable value (and can only come from
+// a timeout longer than a minute).
+const (
+	LowestNs  = 1
+	HighestNs = int64(time.Minute)
+	SigFigs   = 3
+)
+
+// NewHistogram returns an empty dense histogram with loadgen's geometry.
+func NewHistogram() *hdr.Histogram { return hdr.New(LowestNs, HighestNs, SigFigs) }
+
+func newPacked() *hdr.PackedHistogram { return hdr.NewPacked(LowestNs, HighestNs, SigFigs) }
+
+// Config describes one load run.
+type Config struct {
+	// Network is tcp (default), tcp4, tcp6, unix, udp or unixgram.
+	Network string
+	// Addr is the target's address (host:port or a socket path).
+	Addr string
+	// Protocol is the protocol's name (default echo).
+	Protocol string
+	// Client configures the protocol's client side (echo size, hello name…).
+	Client protocol.ClientOptions
+	// Connections is the number of connections, each driven by its own
+	// worker goroutine (default 1).
+	Connections int
+	// Pipeline is the number of requests in flight per connection
+	// (default 1). Datagram networks take only 1.
+	Pipeline int
+	// Rate, when positive, makes the run an open loop of Rate requests per
+	// second in total, shared evenly between the connections.
+	Rate float64
+	// Reconnect opens a new connection for every request (short
+	// connections) and records the connect time in its own histogram.
+	Reconnect bool
+	// Duration bounds the measured part of the run (after Warmup).
+	Duration time.Duration
+	// Requests, when positive, bounds the run by the number of requests
+	// issued after Warmup instead (shared evenly between connections).
+	Requests int64
+	// Warmup is run before measuring; its requests are not recorded.
+	Warmup time.Duration
+	// Timeout bounds each request, from when it was sent (default 5s).
+	Timeout time.Duration
+	// ConnectTimeout bounds each connect (default 2s).
+	ConnectTimeout time.Duration
+	// AllowRemote permits a target that is neither loopback nor Unix.
+	AllowRemote bool
+	// Interval is the length of one interval of the histogram log and of
+	// the progress reports (default 1s).
+	Interval time.Duration
+	// Progress, if set, is called after each interval from a goroutine of
+	// the run's own.
+	Progress func(Progress)
+	// Tag names the run in logs and summaries (no spaces or commas).
+	Tag string
+}
+
+// Progress is a live snapshot of a running load.
+type Progress struct {
+	Elapsed  time.Duration // since the start of the measured part (negative in warmup)
+	Requests int64         // completed requests so far
+	Rate     float64       // completed requests per second in the last interval
+	P99      time.Duration // corrected p99 of the requests so far
+	Errors   int64         // errors so far
+}
+
+// Bad configuration errors.
+var ErrConfig = errors.New("bad load configuration")
+
+func (c *Config) normalize() error {
+	if c.Network == "" {
+		c.Network = "tcp"
+	}
+	if c.Protocol == "" {
+		c.Protocol = "echo"
+	}
+	if c.Connections == 0 {
+		c.Connections = 1
+	}
+	if c.Pipeline == 0 {
+		c.Pipeline = 1
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 2 * time.Second
+	}
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	switch {
+	case c.Addr == "":
+		return fmt.Errorf("%w: no target address", ErrConfig)
+	case c.Connections < 0:
+		return fmt.Errorf("%w: connections %d: must be positive", ErrConfig, c.Connections)
+	case c.Pipeline < 0:
+		return fmt.Errorf("%w: pipeline %d: must be positive", ErrConfig, c.Pipeline)
+	case c.Rate < 0:
+		return fmt.Errorf("%w: rate %g: must be positive", ErrConfig, c.Rate)
+	case c.Duration <= 0 && c.Requests <= 0:
+		return fmt.Errorf("%w: neither a duration nor a request count: every run must be bounded", ErrConfig)
+	case c.Timeout < 0 || c.ConnectTimeout < 0 || c.Warmup < 0 || c.Interval < 0:
+		return fmt.Errorf("%w: negative duration", ErrConfig)
+	}
+	switch c.Network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	case "udp", "udp4", "udp6", "unixgram":
+		if c.Pipeline > 1 {
+			return fmt.Errorf("%w: pipeline %d over %s: datagram replies may be reordered; use 1", ErrConfig, c.Pipeline, c.Network)
+		}
+	default:
+		return fmt.Errorf("%w: network %q (valid: tcp, tcp4, tcp6, unix, udp, unixgram)", ErrConfig, c.Network)
+	}
+	p, err := protocol.Lookup(c.Protocol)
+	if err != nil {
+		return err
+	}
+	if datagram(c.Network) && !p.Datagram || !datagram(c.Network) && !p.Stream {
+		return fmt.Errorf("%w: protocol %s does not run over %s", ErrConfig, c.Protocol, c.Network)
+	}
+	if _, err := p.NewClient(c.Client); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return CheckTarget(c.Network, c.Addr, c.AllowRemote)
+}
+
+func datagram(network string) bool {
+	switch network {
+	case "udp", "udp4", "udp6", "unixgram":
+		return true
+	}
+	return false
+}
+
+// ivHists is one worker's (or the merged) histograms of one interval.
+// Packed (sparse) histograms keep a thousand connections' worth of them
+// small: a dense histogram of this geometry is about 220 KB, a packed one
+// grows with the number of distinct buckets hit, a few KB in practice.
+type ivHists struct {
+	idx         int64
+	corrected   *hdr.PackedHistogram
+	uncorrected *hdr.PackedHistogram
+	connect     *hdr.PackedHistogram
+}
+
+func newIvHists(idx int64) *ivHists {
+	return &ivHists{idx: idx, corrected: newPacked(), uncorrected: newPacked(), connect: newPacked()}
+}
+
+func (h *ivHists) merge(o *ivHists) {
+	h.corrected.Merge(o.corrected)
+	h.uncorrected.Merge(o.uncorrected)
+	h.connect.Merge(o.connect)
+}
+
+func (h *ivHists) reset(idx int64) {
+	h.idx = idx
+	h.corrected.Reset()
+	h.uncorrected.Reset()
+	h.connect.Reset()
+}
+
+// runner is the state shared by a run's workers. Workers never write to it
+// on the hot path: each keeps its own counters and histograms.
+type runner struct {
+	cfg     Config
+	proto   protocol.Protocol
+	base    time.Time // monotonic origin of every timestamp (ns since base)
+	measure int64     // start of the measured part, ns since base
+	end     int64     // end of the run (ns since base), or max int64 for -n runs
+	ival    int64     // interval length in ns
+	tmpdir  string    // local socket paths of unixgram clients
+	pub     chan *ivHists
+	free    chan *ivHists
+	stop    chan struct{}
+	workers []*worker
+}
+
+// Run runs the load described by cfg until its duration or request count is
+// reached or ctx is cancelled, and returns the result. Errors of the target
+// (refused connects, wrong replies…) are counted in the result, not
+// returned; Run returns an error only for a bad configuration or a failure
+// of the load generator itself.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	p, _ := protocol.Lookup(cfg.Protocol)
+	r := &runner{
+		cfg:   cfg,
+		proto: p,
+		ival:  int64(cfg.Interval),
+		pub:   make(chan *ivHists, 4*cfg.Connections+16),
+		free:  make(chan *ivHists, 4*cfg.Connections+16),
+		stop:  make(chan struct{}),
+	}
+	if cfg.Network == "unixgram" {
+		dir, err := os.MkdirTemp("", "socklab-load-")
+		if err != nil {
+			return nil, fmt.Errorf("load %s %s: %w", cfg.Network, cfg.Addr, err)
+		}
+		defer os.RemoveAll(dir)
+		r.tmpdir = dir
+	}
+	for i := range cfg.Connections {
+		w, err := newWorker(r, i)
+		if err != nil {
+			return nil, err
+		}
+		r.workers = append(r.workers, w)
+	}
+	start := time.Now()
+	r.base = start
+	r.measure = int64(cfg.Warmup)
+	r.end = 1<<63 - 1
+	if cfg.Duration > 0 {
+		r.end = r.measure + int64(cfg.Duration)
+	}
+
+	// Cancellation: close stop and push every worker's connection deadline
+	// into the past so that a blocked read returns at once.
+	cancelDone := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(cancelDone)
+		select {
+		case <-ctx.Done():
+			close(r.stop)
+			for _, w := range r.workers {
+				w.interrupt()
+			}
+		case <-finished:
+		}
+	}()
+
+	col := newCollector(r)
+	colDone := make(chan struct{})
+	go func() { defer close(colDone); col.run() }()
+
+	var wg sync.WaitGroup
+	for _, w := range r.workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.run() }()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(finished)
+	<-cancelDone
+	close(r.pub)
+	<-colDone
+	return col.result(start, elapsed), nil
+}

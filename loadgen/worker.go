@@ -1,0 +1,591 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/socklab/socklab/protocol"
+)
+
+const maxInt64 = 1<<63 - 1
+
+// lateThreshold is how late a request may be sent before it counts as
+// late: the open loop's timer and scheduler jitter stays well below it.
+const lateThreshold = int64(time.Millisecond)
+
+// slot is one request in flight.
+type slot struct {
+	m    protocol.Matcher
+	due  int64 // when it was due (ns since base); equal to sent in a closed loop
+	sent int64 // when it was sent, or when its connect began with Reconnect
+}
+
+// worker drives one connection. Everything it records it records in its own
+// fields: histograms, counters and buffers are touched by its goroutine
+// alone, so the hot path takes no lock and, once the buffers have grown to
+// their working size, allocates nothing.
+//
+// Interval handoff: the worker owns its current interval's histograms
+// (cur). When a completion falls into a later interval, the worker itself
+// sends cur to the collector over a channel and takes a fresh set from the
+// collector's free list. The worker only ever hands over a histogram it will
+// not touch again, so no histogram is shared while written; the channel
+// operation happens once per interval, not per request. A worker blocked on
+// a slow server hands its interval over late, which only delays the live
+// progress line: each value still lands in the interval of its completion.
+type worker struct {
+	r       *runner
+	cfg     *Config
+	id      int
+	clients []protocol.Client // one per pipeline slot, so a matcher is never reused while in flight
+	dgram   bool
+
+	conn    net.Conn
+	shared  atomic.Pointer[net.Conn] // conn, for interrupt from the cancelling goroutine
+	connSeq int
+	greet   protocol.Matcher // pending greeting, matched before any reply
+	rdl     int64            // current read deadline (ns since base), 0 none
+	wdl     int64            // current write deadline
+	connAt  int64            // when the current connect began
+	connReq int              // requests issued on this connection
+	backoff time.Duration
+
+	rbuf  []byte
+	rlen  int
+	wbufs [][]byte
+	ring  []slot
+	head  int
+	n     int
+	seq   uint64
+
+	open   bool
+	ivalNs float64 // open loop: ns between this worker's requests
+	offNs  float64
+	k      int64 // open loop: index of the next request in the schedule
+	quota  int64 // requests to issue after warmup, or -1 for no limit
+	issued int64
+	timer  *time.Timer
+
+	cur *ivHists
+
+	errs       [numClasses]int64
+	firstErr   [numClasses]string
+	bytesOut   int64
+	bytesIn    int64
+	late       int64
+	maxLate    int64
+	unfinished int64
+
+	_        [64]byte // keep the live counters off the previous fields' cache line
+	liveReqs atomic.Int64
+	liveErrs atomic.Int64
+	_        [64]byte
+}
+
+func newWorker(r *runner, id int) (*worker, error) {
+	cfg := &r.cfg
+	w := &worker{r: r, cfg: cfg, id: id, dgram: datagram(cfg.Network), quota: -1}
+	for range cfg.Pipeline {
+		c, err := r.proto.NewClient(cfg.Client)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		w.clients = append(w.clients, c)
+	}
+	w.ring = make([]slot, cfg.Pipeline)
+	w.wbufs = make([][]byte, cfg.Pipeline)
+	size := 64 << 10
+	if w.dgram {
+		size = 64<<10 + 1 // one more than the largest datagram, to see truncation
+	}
+	w.rbuf = make([]byte, size)
+	if cfg.Rate > 0 {
+		w.open = true
+		w.ivalNs = float64(cfg.Connections) / cfg.Rate * 1e9
+		w.offNs = w.ivalNs * float64(id) / float64(cfg.Connections)
+	}
+	if cfg.Requests > 0 {
+		c := int64(cfg.Connections)
+		w.quota = cfg.Requests / c
+		if int64(id) < cfg.Requests%c {
+			w.quota++
+		}
+	}
+	w.timer = time.NewTimer(time.Hour)
+	w.timer.Stop()
+	w.cur = newIvHists(-1)
+	return w, nil
+}
+
+func (w *worker) now() int64 { return int64(time.Since(w.r.base)) }
+
+func (w *worker) stopped() bool {
+	select {
+	case <-w.r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// interrupt unblocks the worker's I/O; it is called from another goroutine.
+func (w *worker) interrupt() {
+	if c := w.shared.Load(); c != nil {
+		(*c).SetDeadline(time.Unix(1, 0))
+	}
+}
+
+func (w *worker) nextDue() int64 { return int64(w.offNs + float64(w.k)*w.ivalNs) }
+
+func (w *worker) canIssue() bool { return w.quota < 0 || w.issued < w.quota }
+
+func (w *worker) run() {
+	defer w.finish()
+	for {
+		if w.stopped() {
+			return
+		}
+		now := w.now()
+		if now >= w.r.end {
+			return
+		}
+		if w.conn == nil {
+			if !w.canIssue() {
+				return
+			}
+			if w.open && w.cfg.Reconnect {
+				if due := w.nextDue(); due > now {
+					if !w.sleepUntil(due) {
+						return
+					}
+					continue
+				}
+			}
+			if !w.connect(now) {
+				continue
+			}
+			now = w.now()
+		}
+		if !w.fill(now) {
+			continue
+		}
+		if w.n == 0 && w.greet == nil {
+			if !w.canIssue() {
+				return
+			}
+			if w.open {
+				if !w.sleepUntil(w.nextDue()) {
+					return
+				}
+			}
+			continue
+		}
+		w.read()
+	}
+}
+
+// sleepUntil waits until t (ns since base) or the end of the run; it
+// returns false if the run was cancelled.
+func (w *worker) sleepUntil(t int64) bool {
+	t = min(t, w.r.end)
+	d := time.Duration(t - w.now())
+	if d <= 0 {
+		return true
+	}
+	w.timer.Reset(d)
+	select {
+	case <-w.timer.C:
+		return true
+	case <-w.r.stop:
+		w.timer.Stop()
+		return false
+	}
+}
+
+func (w *worker) connect(now int64) bool {
+	start := now
+	var c net.Conn
+	var err error
+	d := net.Dialer{Timeout: w.cfg.ConnectTimeout}
+	if w.cfg.Network == "unixgram" {
+		// A unixgram client must be bound to a path, or the server has
+		// nowhere to send its reply.
+		w.connSeq++
+		laddr := &net.UnixAddr{Net: "unixgram", Name: filepath.Join(w.r.tmpdir, fmt.Sprintf("c%d-%d", w.id, w.connSeq))}
+		os.Remove(laddr.Name)
+		c, err = net.DialUnix("unixgram", laddr, &net.UnixAddr{Net: "unixgram", Name: w.cfg.Addr})
+	} else {
+		c, err = d.Dial(w.cfg.Network, w.cfg.Addr)
+	}
+	t := w.now()
+	if err != nil {
+		if t >= w.r.measure {
+			w.count(classify(err, true), 1, err)
+		}
+		if w.open {
+			// The request due now failed with its connect.
+			if due := w.nextDue(); due <= t {
+				w.k++
+				if due >= w.r.measure {
+					w.issued++
+				}
+			}
+		}
+		w.backoff = min(max(2*w.backoff, time.Millisecond), 100*time.Millisecond)
+		w.sleepUntil(t + int64(w.backoff))
+		return false
+	}
+	w.backoff = 0
+	if start >= w.r.measure {
+		w.record(t, -1, t-start, true)
+	}
+	w.conn = c
+	w.shared.Store(&c)
+	if w.stopped() {
+		c.SetDeadline(time.Unix(1, 0))
+	}
+	w.connAt = start
+	w.connReq = 0
+	w.rdl, w.wdl = 0, 0
+	w.rlen, w.head, w.n = 0, 0, 0
+	w.greet = nil
+	if !w.dgram {
+		w.greet = w.clients[0].Greeting()
+	}
+	return true
+}
+
+// closeConn closes the connection without counting anything.
+func (w *worker) closeConn() {
+	if w.conn == nil {
+		return
+	}
+	w.shared.Store(nil)
+	w.conn.Close()
+	if w.cfg.Network == "unixgram" {
+		if a, ok := w.conn.LocalAddr().(*net.UnixAddr); ok && a != nil {
+			os.Remove(a.Name)
+		}
+	}
+	w.conn = nil
+	w.greet = nil
+	w.n, w.head, w.rlen = 0, 0, 0
+}
+
+// fill sends requests while the pipeline has room and (in an open loop)
+// requests are due. It returns false if the connection failed.
+func (w *worker) fill(now int64) bool {
+	for w.n < len(w.ring) && w.canIssue() {
+		if w.cfg.Reconnect && w.connReq > 0 {
+			break
+		}
+		due := now
+		if w.open {
+			due = w.nextDue()
+			if due > now {
+				break
+			}
+		}
+		if due >= w.r.end {
+			break
+		}
+		sent := now
+		if w.cfg.Reconnect {
+			sent = w.connAt
+		}
+		pos := w.head + w.n
+		if pos >= len(w.ring) {
+			pos -= len(w.ring)
+		}
+		buf, m := w.clients[pos].Next(w.wbufs[pos][:0], w.seq)
+		w.wbufs[pos] = buf
+		w.seq++
+		w.k++
+		w.connReq++
+		w.ring[pos] = slot{m: m, due: due, sent: sent}
+		w.n++
+		if due >= w.r.measure {
+			w.issued++
+			if w.open {
+				if late := now - due; late > lateThreshold {
+					w.late++
+					w.maxLate = max(w.maxLate, late)
+				}
+			}
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		w.writeDeadline(now)
+		nw, err := w.conn.Write(buf)
+		w.bytesOut += int64(nw)
+		if err != nil {
+			w.ioError(err, w.now())
+			return false
+		}
+	}
+	return true
+}
+
+// setDeadline moves a deadline only when it falls outside [lo, hi]: a
+// request timeout need not be exact, and re-arming the runtime's timer on
+// every request costs more than the check. A deadline that fires before the
+// request is really overdue is recognised in read and ignored.
+func (w *worker) setDeadline(cur *int64, lo, hi int64, set func(time.Time) error) {
+	if hi >= w.r.end {
+		hi = w.r.end
+		lo = min(lo, hi)
+	}
+	if *cur != 0 && *cur >= lo && *cur <= hi {
+		return
+	}
+	*cur = hi
+	if hi >= maxInt64/2 {
+		set(time.Time{})
+		return
+	}
+	set(w.r.base.Add(time.Duration(hi)))
+}
+
+func (w *worker) writeDeadline(now int64) {
+	to := int64(w.cfg.Timeout)
+	w.setDeadline(&w.wdl, now+to, now+to+to/4, w.conn.SetWriteDeadline)
+}
+
+func (w *worker) readDeadline() {
+	to := int64(w.cfg.Timeout)
+	lo, hi := int64(maxInt64), int64(maxInt64)
+	switch {
+	case w.n > 0:
+		lo = w.ring[w.head].sent + to
+		hi = lo + to/4
+	case w.greet != nil:
+		lo = w.connAt + to
+		hi = lo + to/4
+	}
+	if w.open && w.n < len(w.ring) && !w.cfg.Reconnect && w.canIssue() {
+		if due := w.nextDue(); due < lo {
+			lo, hi = due, due
+		}
+	}
+	w.setDeadline(&w.rdl, lo, hi, w.conn.SetReadDeadline)
+}
+
+// ioError handles a failed read or write at time t.
+func (w *worker) ioError(err error, t int64) {
+	if (errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)) && (t >= w.r.end || w.stopped()) {
+		w.abandon()
+		return
+	}
+	w.fail(classify(err, false), err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// abandon drops the requests in flight at the end of the run: they are
+// neither latencies nor errors, and are reported as unfinished.
+func (w *worker) abandon() {
+	for i := 0; i < w.n; i++ {
+		if w.ring[(w.head+i)%len(w.ring)].due >= w.r.measure {
+			w.unfinished++
+		}
+	}
+	w.closeConn()
+}
+
+// fail counts every measured request in flight as an error of class c (at
+// least one error: a failure with nothing in flight, such as unsolicited
+// bytes, is still a failure), then closes the connection.
+func (w *worker) fail(c Class, err error) {
+	n := 0
+	for i := 0; i < w.n; i++ {
+		if w.ring[(w.head+i)%len(w.ring)].due >= w.r.measure {
+			n++
+		}
+	}
+	if w.n == 0 && w.now() >= w.r.measure {
+		n = 1
+	}
+	w.count(c, n, err)
+	w.closeConn()
+}
+
+func (w *worker) count(c Class, n int, err error) {
+	if n == 0 {
+		return
+	}
+	if w.errs[c] == 0 && err != nil {
+		w.firstErr[c] = err.Error()
+	}
+	w.errs[c] += int64(n)
+	w.liveErrs.Add(int64(n))
+}
+
+// read reads once and matches what arrived against the requests in flight.
+func (w *worker) read() {
+	w.readDeadline()
+	nr, err := w.conn.Read(w.rbuf[w.rlen:])
+	t := w.now()
+	w.bytesIn += int64(nr)
+	eof := false
+	if err != nil {
+		switch {
+		case err == io.EOF && !w.dgram:
+			eof = true
+		case errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
+			if t >= w.r.end || w.stopped() {
+				w.abandon()
+				return
+			}
+			to := int64(w.cfg.Timeout)
+			if w.n > 0 && t-w.ring[w.head].sent >= to || w.n == 0 && w.greet != nil && t-w.connAt >= to {
+				w.fail(Timeout, err)
+			}
+			// Otherwise the deadline was the open loop's next due time,
+			// or an early one left by setDeadline's slack.
+			return
+		default:
+			w.fail(classify(err, false), err)
+			return
+		}
+	}
+	if w.dgram {
+		w.matchDatagram(w.rbuf[:nr], t)
+		return
+	}
+	w.rlen += nr
+	w.matchStream(t, eof)
+}
+
+func (w *worker) matchDatagram(p []byte, t int64) {
+	if w.n == 0 {
+		w.fail(WrongReply, fmt.Errorf("%w: unsolicited datagram of %d bytes", protocol.ErrWrongReply, len(p)))
+		return
+	}
+	s := &w.ring[w.head]
+	k, done, err := s.m.Match(p, false)
+	switch {
+	case err != nil:
+		w.fail(classify(err, false), err)
+	case !done:
+		w.fail(ShortReply, fmt.Errorf("%w: datagram of %d bytes is not a whole reply", protocol.ErrShortReply, len(p)))
+	case k < len(p):
+		w.fail(WrongReply, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
+	default:
+		w.complete(s, t)
+	}
+}
+
+func (w *worker) matchStream(t int64, eof bool) {
+	p := w.rbuf[:w.rlen]
+	if w.greet != nil {
+		k, done, err := w.greet.Match(p, eof)
+		p = p[k:]
+		switch {
+		case err != nil:
+			w.fail(classify(err, false), err)
+			return
+		case done:
+			w.greet = nil
+		case eof:
+			w.fail(ShortReply, fmt.Errorf("%w: EOF in the greeting", protocol.ErrShortReply))
+			return
+		}
+	}
+	for w.greet == nil && w.n > 0 {
+		s := &w.ring[w.head]
+		k, done, err := s.m.Match(p, eof)
+		p = p[k:]
+		if err != nil {
+			w.fail(classify(err, false), err)
+			return
+		}
+		if !done {
+			if eof {
+				w.fail(ShortReply, fmt.Errorf("%w: EOF before the reply was complete", protocol.ErrShortReply))
+				return
+			}
+			break
+		}
+		w.complete(s, t)
+	}
+	if len(p) > 0 && w.greet == nil && w.n == 0 {
+		w.fail(WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
+		return
+	}
+	// Keep what a matcher left unconsumed for the next read.
+	w.rlen = copy(w.rbuf, p)
+	if w.rlen == len(w.rbuf) {
+		w.fail(WrongReply, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(w.rbuf)))
+		return
+	}
+	if eof || w.cfg.Reconnect && w.n == 0 && w.greet == nil {
+		// The server ended the exchange (banner, poetry) or, with short
+		// connections, our one request is done: connect anew.
+		w.closeConn()
+	}
+}
+
+// complete records the request at the ring's head and pops it.
+func (w *worker) complete(s *slot, t int64) {
+	if s.due >= w.r.measure {
+		w.record(t, t-s.due, t-s.sent, false)
+		w.liveReqs.Add(1)
+	}
+	s.m = nil
+	w.head++
+	if w.head == len(w.ring) {
+		w.head = 0
+	}
+	w.n--
+}
+
+// record records a completion at t: a latency pair, or (connect) a connect
+// time. Each value lands in the interval in which it completed.
+func (w *worker) record(t, corrected, uncorrected int64, connect bool) {
+	idx := (t - w.r.measure) / w.r.ival
+	if idx != w.cur.idx {
+		w.rotate(idx)
+	}
+	if connect {
+		w.cur.connect.RecordValue(clamp(uncorrected))
+		return
+	}
+	w.cur.corrected.RecordValue(clamp(corrected))
+	w.cur.uncorrected.RecordValue(clamp(uncorrected))
+}
+
+func clamp(v int64) int64 { return min(max(v, 0), HighestNs) }
+
+// rotate hands the current interval to the collector and starts interval
+// idx with a recycled set of histograms.
+func (w *worker) rotate(idx int64) {
+	if w.cur.idx >= 0 {
+		w.r.pub <- w.cur
+		select {
+		case h := <-w.r.free:
+			w.cur = h
+		default:
+			w.cur = newIvHists(idx)
+		}
+	}
+	w.cur.reset(idx)
+}
+
+func (w *worker) finish() {
+	w.abandon()
+	w.timer.Stop()
+	if w.cur.idx >= 0 {
+		w.r.pub <- w.cur
+		w.cur = nil
+	}
+}
