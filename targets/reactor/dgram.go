@@ -26,7 +26,7 @@ type reply struct {
 // not a close.
 type dgram struct {
 	ls       *loopServer
-	sock     *socket
+	sock     *Socket
 	queue    []reply
 	interest Events
 }
@@ -42,7 +42,7 @@ func (d *dgram) Ready(ev Events) {
 			if len(d.queue) >= dgramQueueLen {
 				break
 			}
-			n, from, err := unix.Recvfrom(d.sock.fd, buf, 0)
+			n, from, err := unix.Recvfrom(d.sock.Fd, buf, 0)
 			if err == unix.EAGAIN {
 				break
 			}
@@ -67,7 +67,7 @@ func (d *dgram) Ready(ev Events) {
 		want |= Writable
 	}
 	if want != d.interest {
-		d.ls.loop.Rewatch(d.sock.fd, want)
+		d.ls.loop.Rewatch(d.sock.Fd, want)
 		d.interest = want
 	}
 }
@@ -79,7 +79,7 @@ func isUnnamed(sa unix.Sockaddr) bool {
 
 func (d *dgram) send(b []byte, to unix.Sockaddr) {
 	if len(d.queue) == 0 {
-		err := unix.Sendto(d.sock.fd, b, 0, to)
+		err := unix.Sendto(d.sock.Fd, b, 0, to)
 		if err == nil {
 			return
 		}
@@ -94,7 +94,7 @@ func (d *dgram) send(b []byte, to unix.Sockaddr) {
 func (d *dgram) flush() {
 	for len(d.queue) > 0 {
 		r := d.queue[0]
-		err := unix.Sendto(d.sock.fd, r.b, 0, r.to)
+		err := unix.Sendto(d.sock.Fd, r.b, 0, r.to)
 		if err == unix.EAGAIN || err == unix.ENOBUFS {
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/socklab/socklab/targets"
+	"github.com/socklab/socklab/targets/dispatcher"
 	"github.com/socklab/socklab/targets/reactor"
 	"github.com/socklab/socklab/targets/reactorpool"
 	"github.com/socklab/socklab/targets/reuseport"
@@ -22,6 +23,7 @@ var models = []targets.Model{
 	reactor.SelectModel,
 	reactor.PollModel,
 	reactor.EpollModel,
+	dispatcher.Model,
 	reactorpool.Model,
 	reuseport.Model,
 }

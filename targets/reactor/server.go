@@ -106,22 +106,22 @@ func start(cfg targets.Config, o Options, newSession protocol.Factory) (*Server,
 				// one got.
 				a = s.addrs[ai].String()
 			}
-			sock, err := listen(cfg.Network, a, o.ReusePort)
+			sock, err := Listen(cfg.Network, a, o.ReusePort)
 			if err != nil {
 				s.release()
 				return nil, err
 			}
 			if i == 0 {
-				s.addrs = append(s.addrs, sock.addr)
+				s.addrs = append(s.addrs, sock.Addr)
 			}
 			if datagram {
 				d := &dgram{ls: ls, sock: sock}
 				ls.dgrams = append(ls.dgrams, d)
-				err = ls.loop.Watch(sock.fd, Readable, d)
+				err = ls.loop.Watch(sock.Fd, Readable, d)
 			} else {
 				ln := &listener{ls: ls, sock: sock}
 				ls.listeners = append(ls.listeners, ln)
-				err = ls.loop.Watch(sock.fd, Readable, ln)
+				err = ls.loop.Watch(sock.Fd, Readable, ln)
 			}
 			if err != nil {
 				s.release()
@@ -183,10 +183,10 @@ func (s *Server) release() {
 	for _, ls := range s.loops {
 		ls.loop.RunPosted()
 		for _, ln := range ls.listeners {
-			ln.sock.close()
+			ln.sock.Close()
 		}
 		for _, d := range ls.dgrams {
-			d.sock.close()
+			d.sock.Close()
 		}
 		ls.loop.p.Close()
 	}
@@ -196,7 +196,7 @@ func (s *Server) release() {
 // listener accepts connections for a loop.
 type listener struct {
 	ls     *loopServer
-	sock   *socket
+	sock   *Socket
 	delay  time.Duration
 	paused bool
 }
@@ -208,7 +208,7 @@ func (ln *listener) Ready(Events) {
 	}
 	ls := ln.ls
 	for range 64 {
-		fd, _, err := unix.Accept4(ln.sock.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, _, err := unix.Accept4(ln.sock.Fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		switch {
 		case err == nil:
 		case err == unix.EAGAIN:
@@ -220,12 +220,12 @@ func (ln *listener) Ready(Events) {
 			// for a back-off delay (level-triggered readiness would
 			// otherwise spin) and keep serving the connections we have.
 			ln.delay = targets.Backoff(ln.delay)
-			ls.log.Warn("accept failed; backing off", "addr", ln.sock.addr, "err", err, "delay", ln.delay)
+			ls.log.Warn("accept failed; backing off", "addr", ln.sock.Addr, "err", err, "delay", ln.delay)
 			ln.paused = true
-			ls.loop.Rewatch(ln.sock.fd, 0)
+			ls.loop.Rewatch(ln.sock.Fd, 0)
 			ls.loop.At(time.Now().Add(ln.delay), func() {
 				ln.paused = false
-				ls.loop.Rewatch(ln.sock.fd, Readable)
+				ls.loop.Rewatch(ln.sock.Fd, Readable)
 			})
 			return
 		}

@@ -94,16 +94,16 @@ func netAddr(network string, sa unix.Sockaddr) net.Addr {
 	return nil
 }
 
-// socket is one listening stream socket or bound datagram socket.
-type socket struct {
-	fd   int
-	addr net.Addr
+// Socket is one listening stream socket or bound datagram socket.
+type Socket struct {
+	Fd   int
+	Addr net.Addr
 	path string // a Unix socket's path, unlinked on close
 }
 
-// listen makes a listening (stream) or bound (datagram) socket on addr.
+// Listen makes a listening (stream) or bound (datagram) socket on addr.
 // With reusePort it sets SO_REUSEPORT before binding.
-func listen(network, addr string, reusePort bool) (*socket, error) {
+func Listen(network, addr string, reusePort bool) (*Socket, error) {
 	family, sa, err := sockaddr(network, addr)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func listen(network, addr string, reusePort bool) (*socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s %s: socket: %w", network, addr, err)
 	}
-	fail := func(op string, err error) (*socket, error) {
+	fail := func(op string, err error) (*Socket, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listen %s %s: %s: %w", network, addr, op, err)
 	}
@@ -134,27 +134,28 @@ func listen(network, addr string, reusePort bool) (*socket, error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
-	s := &socket{fd: fd}
+	s := &Socket{Fd: fd}
 	if family == unix.AF_UNIX {
 		s.path = addr
 	}
 	if !dgram {
 		if err := unix.Listen(fd, backlog()); err != nil {
-			s.close()
+			s.Close()
 			return nil, fmt.Errorf("listen %s %s: %w", network, addr, err)
 		}
 	}
 	bound, err := unix.Getsockname(fd)
 	if err != nil {
-		s.close()
+		s.Close()
 		return nil, fmt.Errorf("listen %s %s: getsockname: %w", network, addr, err)
 	}
-	s.addr = netAddr(network, bound)
+	s.Addr = netAddr(network, bound)
 	return s, nil
 }
 
-func (s *socket) close() {
-	unix.Close(s.fd)
+// Close closes the socket and removes a Unix socket's path.
+func (s *Socket) Close() {
+	unix.Close(s.Fd)
 	if s.path != "" {
 		os.Remove(s.path)
 	}

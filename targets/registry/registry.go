@@ -8,10 +8,14 @@ import (
 
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/dgram"
+	"github.com/socklab/socklab/targets/dispatcher"
 	"github.com/socklab/socklab/targets/fork"
 	"github.com/socklab/socklab/targets/goroutine"
 	"github.com/socklab/socklab/targets/iterative"
 	"github.com/socklab/socklab/targets/pool"
+	"github.com/socklab/socklab/targets/reactor"
+	"github.com/socklab/socklab/targets/reactorpool"
+	"github.com/socklab/socklab/targets/reuseport"
 	"github.com/socklab/socklab/targets/thread"
 )
 
@@ -23,6 +27,12 @@ var models = []targets.Model{
 	goroutine.Model,
 	pool.Model,
 	fork.Model,
+	reactor.SelectModel,
+	reactor.PollModel,
+	reactor.EpollModel,
+	dispatcher.Model,
+	reactorpool.Model,
+	reuseport.Model,
 	dgram.UDP,
 	dgram.Unixgram,
 }
