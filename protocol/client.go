@@ -39,9 +39,11 @@ var (
 // Replier is implemented by a Matcher whose exchange needs the client to
 // send more bytes part-way through the reply: the file protocol's get is
 // lock-step (get>NAME, then yes:SIZE, then the client's ok, then the bytes).
-// A driver that finds a Replier calls Reply after every Match call that
-// neither completed nor failed, and sends what Reply appended to dst, if
-// anything, before waiting for more reply bytes. Reply hands out each byte
+// A driver that finds a Replier calls Reply after every Match call that did
+// not fail, the one that completes included (a get of an empty file is done
+// at yes:0, yet the server still waits for its ok), and sends what Reply
+// appended to dst, if anything, before waiting for more reply bytes or
+// sending the next request. Reply hands out each byte
 // once. Drivers that ignore Replier cannot drive such a protocol: its reply
 // stalls until their timeout.
 type Replier interface {

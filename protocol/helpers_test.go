@@ -87,15 +87,21 @@ func converse(s Session, c Client, rounds int) error {
 			produce()
 			n, done, err := m.Match(out.Bytes(), st.Close && !st.More)
 			out.Next(n)
-			if err != nil || done {
+			if err != nil {
 				closed = closed || st.Close
 				return err
 			}
 			if r, ok := m.(Replier); ok {
 				if more := r.Reply(nil); len(more) > 0 && !st.Close {
 					st = mergeStep(st, s.Data(more, now, &out))
-					continue
+					if !done {
+						continue
+					}
 				}
+			}
+			if done {
+				closed = closed || st.Close
+				return nil
 			}
 			switch {
 			case st.Close:

@@ -80,3 +80,14 @@ func (s Step) Merge(o Step) Step {
 	}
 	return r
 }
+
+// Releaser is implemented by sessions that hold resources outside memory
+// (the file protocol's open files and unfinished uploads). A session
+// releases them itself when it closes in order, but a connection can also
+// end by a reset, an I/O error or a server shutdown without the session
+// seeing EOF or returning Close. So drivers call Release once the
+// connection ends, whatever the reason, after the last other call; Release
+// is idempotent and makes no further output.
+type Releaser interface {
+	Release()
+}
