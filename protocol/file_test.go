@@ -390,3 +390,27 @@ func FuzzFileSession(f *testing.F) {
 		}
 	})
 }
+
+func FuzzFileGetMatcher(f *testing.F) {
+	f.Add([]byte("yes:3\nabc"), 2, true)
+	f.Add([]byte("no: not found\n"), 1, false)
+	f.Fuzz(func(t *testing.T, data []byte, cut int, eof bool) {
+		cut = 1 + abs(cut)%64
+		m := NewFileGetMatcher()
+		var pending []byte
+		for off := 0; off < len(data); off += cut {
+			pending = append(pending, data[off:min(off+cut, len(data))]...)
+			n, done, err := m.Match(pending, eof && off+cut >= len(data))
+			if n < 0 || n > len(pending) {
+				t.Fatalf("consumed %d of %d", n, len(pending))
+			}
+			pending = pending[n:]
+			if len(pending) > maxFileReplyLine+cut {
+				t.Fatalf("matcher leaves %d bytes unconsumed", len(pending))
+			}
+			if done || err != nil {
+				return
+			}
+		}
+	})
+}

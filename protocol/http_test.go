@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -226,4 +227,19 @@ func FuzzHTTPMatcher(f *testing.F) {
 			}
 		}
 	})
+}
+
+// ExampleNewHTTPMatcher checks a response that arrives in two pieces, the way
+// the load generator reads one from a socket.
+func ExampleNewHTTPMatcher() {
+	m := NewHTTPMatcher()
+	reply := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+	n, done, err := m.Match(reply[:20], false)
+	fmt.Println(n, done, err)
+	// The caller keeps the unconsumed bytes and presents them again.
+	n2, done, err := m.Match(reply[n:], false)
+	fmt.Println(n+n2 == len(reply), done, err)
+	// Output:
+	// 17 false <nil>
+	// true true <nil>
 }

@@ -10,9 +10,19 @@
 // package targets drives the very same protocol code, and a protocol bug is
 // fixed once.
 //
-// The client side of each protocol (package-level Client values) says what a
-// client sends and what a correct answer is; the specs and the load generator
-// use it.
+// The client side of each protocol (Protocol.NewClient) says what a client
+// sends and what a correct answer is; the specs and the load generator use
+// it.
+//
+// The protocols, one file each (and a _client.go file for the larger client
+// sides): echo, hello, ack, banner, poetry, http and file. The line-framed
+// ones share one splitter (lines.go): a line ends in "\n", a "\r" before it is
+// dropped, a line over Options.MaxLine is refused with one "error: …" line
+// and an orderly close, an unfinished last line at EOF is still a line, and
+// input after a close is ignored. Two optional interfaces complete the
+// contracts for drivers: Releaser (sessions holding files: call Release when
+// the connection ends, whatever the reason) and Replier (matchers of
+// lock-step exchanges: send what Reply hands out).
 package protocol
 
 import (
