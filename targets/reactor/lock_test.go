@@ -1,0 +1,5 @@
+package reactor_test
+
+import "runtime"
+
+func runtimeLock() { runtime.LockOSThread() }
