@@ -266,14 +266,28 @@ func (s *Server) accept(fd int) (int, error) {
 }
 
 // sleep waits for d or until Close starts; it returns false on Close.
+//
+// It waits in poll(2) on the wake pipe rather than on a Go timer: this model
+// never uses the runtime's netpoller, which the first Go timer initialises,
+// and that initialisation needs a descriptor (epoll_create). Under EMFILE it
+// would fail, and the runtime treats that as fatal.
 func (s *Server) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.done:
-		return false
+	deadline := time.Now().Add(d)
+	for {
+		ms := int((time.Until(deadline) + time.Millisecond - 1) / time.Millisecond)
+		if ms <= 0 {
+			return true
+		}
+		fds := []unix.PollFd{{Fd: int32(s.wakeR), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return true
+		case n > 0:
+			return false
+		}
 	}
 }
 
