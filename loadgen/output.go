@@ -38,14 +38,17 @@ func WriteHgrm(w io.Writer, h *hdr.Histogram) error {
 func WriteHlog(w io.Writer, start time.Time, intervals []Interval) error {
 	lw := hdr.NewHistogramLogWriter(w)
 	ms := start.UnixMilli()
-	lw.SetBaseTime(ms)
+	// The log's BaseTime line holds whole seconds, so the base the interval
+	// timestamps are relative to is the whole second too; readers then
+	// recover exact absolute times.
+	lw.SetBaseTime(ms - ms%1000)
 	if err := lw.OutputLogFormatVersion(); err != nil {
 		return err
 	}
 	if err := lw.OutputStartTime(ms); err != nil {
 		return err
 	}
-	if err := lw.OutputBaseTime(ms); err != nil {
+	if err := lw.OutputBaseTime(ms - ms%1000); err != nil {
 		return err
 	}
 	if err := lw.OutputLegend(); err != nil {

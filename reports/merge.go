@@ -1,0 +1,305 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/socklab/socklab/loadgen"
+)
+
+// LogEntry is one interval histogram of an HdrHistogram log, with its tag
+// and absolute start and end times in milliseconds since the epoch.
+type LogEntry struct {
+	Tag            string
+	StartMs, EndMs int64
+	Histogram      *hdr.Histogram
+}
+
+// maxLogEntries bounds what ReadHlog accepts: a day of one-second intervals
+// of three tags.
+const maxLogEntries = 3 * 86400
+
+// ReadHlog reads an interval log with hdrhistogram-go's log reader and
+// returns its entries in order.
+func ReadHlog(rd io.Reader) (entries []LogEntry, err error) {
+	defer func() {
+		// The log reader decodes untrusted input; a malformed payload must
+		// be an error, never a crash of the report.
+		if p := recover(); p != nil {
+			entries, err = nil, fmt.Errorf("read hlog: malformed log: %v", p)
+		}
+	}()
+	lr := hdr.NewHistogramLogReader(io.LimitReader(rd, 256<<20))
+	for {
+		h, err := lr.NextIntervalHistogram()
+		if err != nil {
+			return nil, fmt.Errorf("read hlog: %w", err)
+		}
+		if h == nil {
+			return entries, nil
+		}
+		if len(entries) == maxLogEntries {
+			return nil, fmt.Errorf("read hlog: more than %d intervals", maxLogEntries)
+		}
+		entries = append(entries, LogEntry{Tag: h.Tag(), StartMs: h.StartTimeMs(), EndMs: h.EndTimeMs(), Histogram: h})
+	}
+}
+
+// MergeLogs merges the interval logs of several processes that ran at the
+// same time: entries of the same tag whose start falls in the same interval
+// (interval length ivMs, counted from the earliest start) are added. Every
+// count of every entry is kept.
+func MergeLogs(logs [][]LogEntry, ivMs int64) []LogEntry {
+	if ivMs <= 0 {
+		ivMs = 1000
+	}
+	var first int64 = math.MaxInt64
+	for _, l := range logs {
+		for _, e := range l {
+			first = min(first, e.StartMs)
+		}
+	}
+	type key struct {
+		idx int64
+		tag string
+	}
+	merged := map[key]*LogEntry{}
+	for _, l := range logs {
+		for _, e := range l {
+			k := key{(e.StartMs - first) / ivMs, e.Tag}
+			m := merged[k]
+			if m == nil {
+				h := loadgen.NewHistogram()
+				h.SetTag(e.Tag)
+				start := first + k.idx*ivMs
+				m = &LogEntry{Tag: e.Tag, StartMs: start, EndMs: start + ivMs, Histogram: h}
+				merged[k] = m
+			}
+			m.Histogram.Merge(e.Histogram)
+		}
+	}
+	keys := make([]key, 0, len(merged))
+	for k := range merged {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.idx != b.idx {
+			return int(a.idx - b.idx)
+		}
+		return strings.Compare(a.tag, b.tag)
+	})
+	out := make([]LogEntry, 0, len(keys))
+	for _, k := range keys {
+		m := merged[k]
+		m.Histogram.SetStartTimeMs(m.StartMs)
+		m.Histogram.SetEndTimeMs(m.EndMs)
+		out = append(out, *m)
+	}
+	return out
+}
+
+// WriteLog writes entries as an interval log, format 1.3, relative to the
+// earliest entry's whole second.
+func WriteLog(w io.Writer, entries []LogEntry) error {
+	lw := hdr.NewHistogramLogWriter(w)
+	var start int64
+	if len(entries) > 0 {
+		start = entries[0].StartMs
+		for _, e := range entries {
+			start = min(start, e.StartMs)
+		}
+	}
+	base := start - start%1000
+	lw.SetBaseTime(base)
+	for _, f := range []func() error{
+		lw.OutputLogFormatVersion,
+		func() error { return lw.OutputStartTime(start) },
+		func() error { return lw.OutputBaseTime(base) },
+		lw.OutputLegend,
+	} {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	for _, e := range entries {
+		if err := lw.OutputIntervalHistogram(e.Histogram); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MergeSummaries merges the summaries of load generator processes that ran
+// against the same target at the same time: counts add, histograms merge
+// without loss, percentiles are recomputed from the merged histograms, and
+// the rate is the sum of the processes' (requests over the longest
+// duration).
+func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
+	if len(ss) == 0 {
+		return loadgen.Summary{}, errors.New("merge summaries: nothing to merge")
+	}
+	out := ss[0]
+	out.Errors = map[string]int64{}
+	out.FirstErrors = nil
+	out.Connections, out.Requests, out.ErrorsTotal, out.Unfinished, out.Late = 0, 0, 0, 0, 0
+	out.BytesSent, out.BytesReceived, out.RequestedRate, out.MaxLateUs, out.DurationS = 0, 0, 0, 0, 0
+	corr, unc, conn := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
+	var tags []string
+	for i, s := range ss {
+		if s.Protocol != out.Protocol {
+			return loadgen.Summary{}, fmt.Errorf("merge summaries: summary %d is of protocol %s, not %s", i, s.Protocol, out.Protocol)
+		}
+		out.Connections += s.Connections
+		out.Requests += s.Requests
+		out.ErrorsTotal += s.ErrorsTotal
+		out.Unfinished += s.Unfinished
+		out.Late += s.Late
+		out.BytesSent += s.BytesSent
+		out.BytesReceived += s.BytesReceived
+		out.RequestedRate += s.RequestedRate
+		out.MaxLateUs = max(out.MaxLateUs, s.MaxLateUs)
+		out.DurationS = max(out.DurationS, s.DurationS)
+		if s.Start < out.Start {
+			out.Start = s.Start
+		}
+		if s.Tag != "" && !slices.Contains(tags, s.Tag) {
+			tags = append(tags, s.Tag)
+		}
+		for k, v := range s.Errors {
+			out.Errors[k] += v
+		}
+		for k, v := range s.FirstErrors {
+			if out.FirstErrors == nil {
+				out.FirstErrors = map[string]string{}
+			}
+			if _, ok := out.FirstErrors[k]; !ok {
+				out.FirstErrors[k] = v
+			}
+		}
+		for _, p := range []struct {
+			dst *hdr.Histogram
+			l   *loadgen.Latency
+		}{{corr, &s.Corrected}, {unc, &s.Uncorrected}, {conn, s.Connect}} {
+			if p.l == nil {
+				continue
+			}
+			h, err := p.l.Decode()
+			if err != nil {
+				return loadgen.Summary{}, fmt.Errorf("merge summaries: summary %d: %w", i, err)
+			}
+			if dropped := p.dst.Merge(h); dropped > 0 {
+				return loadgen.Summary{}, fmt.Errorf("merge summaries: summary %d: %d values out of range", i, dropped)
+			}
+		}
+	}
+	out.Tag = strings.Join(tags, "+")
+	out.Corrected = loadgen.LatencyOf(corr)
+	out.Uncorrected = loadgen.LatencyOf(unc)
+	out.Connect = nil
+	if conn.TotalCount() > 0 {
+		l := loadgen.LatencyOf(conn)
+		out.Connect = &l
+	}
+	out.AchievedRate = 0
+	if out.DurationS > 0 {
+		out.AchievedRate = math.Round(float64(out.Requests)/out.DurationS*1e3) / 1e3
+	}
+	return out, nil
+}
+
+// MergeDirs merges the summary.json and latency.hlog of each of dirs (the
+// --out directories of loadgen processes) into out, and writes the merged
+// corrected latency as latency.hgrm there too.
+func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
+	var ss []loadgen.Summary
+	var logs [][]LogEntry
+	for _, d := range dirs {
+		f, err := os.Open(filepath.Join(d, loadgen.SummaryFile))
+		if err != nil {
+			return loadgen.Summary{}, fmt.Errorf("merge: %w", err)
+		}
+		s, err := loadgen.ReadSummary(f)
+		f.Close()
+		if err != nil {
+			return loadgen.Summary{}, fmt.Errorf("merge %s: %w", d, err)
+		}
+		ss = append(ss, s)
+		lf, err := os.Open(filepath.Join(d, loadgen.HlogFile))
+		if err != nil {
+			return loadgen.Summary{}, fmt.Errorf("merge: %w", err)
+		}
+		l, err := ReadHlog(lf)
+		lf.Close()
+		if err != nil {
+			return loadgen.Summary{}, fmt.Errorf("merge %s: %w", d, err)
+		}
+		logs = append(logs, l)
+	}
+	s, err := MergeSummaries(ss)
+	if err != nil {
+		return loadgen.Summary{}, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return loadgen.Summary{}, fmt.Errorf("merge: %w", err)
+	}
+	h, _ := s.Corrected.Decode()
+	err = writeFiles(out, map[string]func(io.Writer) error{
+		loadgen.SummaryFile: func(w io.Writer) error { return loadgen.WriteSummary(w, s) },
+		loadgen.HlogFile:    func(w io.Writer) error { return WriteLog(w, MergeLogs(logs, int64(time.Second/time.Millisecond))) },
+		loadgen.HgrmFile:    func(w io.Writer) error { return loadgen.WriteHgrm(w, h) },
+	})
+	return s, err
+}
+
+// writeFiles writes each named file in dir, in name order.
+func writeFiles(dir string, files map[string]func(io.Writer) error) error {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		path := filepath.Join(dir, n)
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		err = files[n](f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// Render reads the runs in dirs and writes summary.md and index.html into
+// out.
+func Render(out string, dirs []string) (*Run, error) {
+	r, err := LoadAll(dirs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	return r, WriteReport(out, r)
+}
+
+// WriteReport writes r's summary.md and index.html into dir.
+func WriteReport(dir string, r *Run) error {
+	return writeFiles(dir, map[string]func(io.Writer) error{
+		MarkdownFile: func(w io.Writer) error { return WriteMarkdown(w, r) },
+		HTMLFile:     func(w io.Writer) error { return WriteHTML(w, r) },
+	})
+}
