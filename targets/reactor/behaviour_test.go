@@ -72,7 +72,7 @@ func TestPoetryTimers(t *testing.T) {
 			type result struct {
 				dialed time.Time
 				times  []time.Time
-				err   error
+				err    error
 			}
 			results := make([]result, 3)
 			var wg sync.WaitGroup
