@@ -147,6 +147,7 @@ func (c *conn) kick() {
 			continue // after Close a session gets no more input
 		}
 		c.busy = true
+		c.srv.inflight++
 		t := &task{c: c, kind: p.kind, data: p.data}
 		l := c.loop()
 		c.srv.exec.Submit(func() {
@@ -160,6 +161,7 @@ func (c *conn) kick() {
 func (t *task) finish() {
 	c := t.c
 	c.busy = false
+	c.srv.inflight--
 	if t.kind == evMore {
 		c.moreQ = false
 	}

@@ -3,6 +3,7 @@ package reactor
 import (
 	"container/heap"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -24,6 +25,9 @@ type Loop struct {
 	buf      []byte // the shared read buffer of every connection
 	log      *slog.Logger
 	quit     bool
+	// busy, if set, reports work handed to other goroutines whose results
+	// will be posted back (reactor-pool calls in flight).
+	busy func() bool
 
 	mu     sync.Mutex
 	posted []func()
@@ -114,6 +118,13 @@ func (l *Loop) Run() error {
 		timeout := time.Duration(-1)
 		if len(l.timers) > 0 {
 			timeout = max(time.Until(l.timers[0].at), 0)
+		}
+		if l.busy != nil && l.busy() {
+			// Let the workers run before blocking in the wait: with one
+			// CPU, a goroutine that blocks in a raw syscall keeps its P
+			// until sysmon retakes it (20 µs to 10 ms), and the workers
+			// whose results this loop waits for would wait with it.
+			runtime.Gosched()
 		}
 		evs, err := l.p.Wait(timeout, l.evs)
 		if err != nil {

@@ -57,6 +57,7 @@ type loopServer struct {
 	listeners  []*listener
 	dgrams     []*dgram
 	conns      map[*conn]struct{}
+	inflight   int // session calls submitted to exec and not yet finished
 }
 
 // Start starts a reactor server for cfg shaped by o.
@@ -97,6 +98,9 @@ func start(cfg targets.Config, o Options, newSession protocol.Factory) (*Server,
 		}
 		ls := &loopServer{srv: s, loop: NewLoop(p, cfg.Log), log: cfg.Log, exec: o.Exec,
 			newSession: newSession, tcp: !targets.IsUnix(cfg.Network), conns: make(map[*conn]struct{})}
+		if o.Exec != nil {
+			ls.loop.busy = func() bool { return ls.inflight > 0 }
+		}
 		s.loops = append(s.loops, ls)
 	}
 	for ai, a := range addrs {
