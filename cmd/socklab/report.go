@@ -1,0 +1,64 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/socklab/socklab/loadgen"
+	"github.com/socklab/socklab/reports"
+)
+
+func init() {
+	register(command{name: "report", summary: "render or merge load results", run: runReport})
+}
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "render" && args[0] != "merge") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(stderr, "usage: socklab report render|merge [flags] DIR...\n\nexample:\n  socklab report render --out /tmp/cmp reports/latest /tmp/run2\n  socklab report merge --out /tmp/all /tmp/host1 /tmp/host2")
+			return flag.ErrHelp
+		}
+		return usageError("want a subcommand: render or merge, like socklab report render reports/latest")
+	}
+	sub := args[0]
+	var fs *flag.FlagSet
+	if sub == "render" {
+		fs = newFlagSet("report render", "[--out DIR] DIR...",
+			"socklab report render --out /tmp/cmp reports/latest /tmp/run2", stderr)
+	} else {
+		fs = newFlagSet("report merge", "--out DIR DIR...",
+			"socklab report merge --out /tmp/all /tmp/host1 /tmp/host2", stderr)
+	}
+	out := fs.String("out", "", "output directory (render: default the first DIR)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError("%v", err)
+	}
+	dirs := fs.Args()
+	if len(dirs) == 0 {
+		return usageError("no result directories: give one or more, like socklab report %s reports/latest", sub)
+	}
+	if sub == "render" {
+		if *out == "" {
+			*out = dirs[0]
+		}
+		r, err := reports.Render(*out, dirs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s and %s in %s (%d scenarios)\n", reports.HTMLFile, reports.MarkdownFile, *out, len(r.Scenarios))
+		return nil
+	}
+	if *out == "" {
+		return usageError("merge wants --out DIR for the merged result")
+	}
+	s, err := reports.MergeDirs(*out, dirs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merged %d results into %s\n", len(dirs), *out)
+	return loadgen.WriteText(stdout, s)
+}
