@@ -1,0 +1,42 @@
+package specs_test
+
+import (
+	"unicode/utf8"
+
+	"github.com/socklab/socklab/specs/internal/wire"
+)
+
+// basicSpecs: the greeting and a plain request/answer.
+func basicSpecs(tg *target) {
+	behave(tg, "greeting", func() {
+		c := connectNoGreeting(tg)
+		if tg.protocol != "banner" {
+			c.greeting()
+			return
+		}
+		ending, got, _ := c.ReadUntilClosed(tg.timeout)
+		if !utf8.Valid(got) || len(got) == 0 {
+			failf("a non-empty UTF-8 banner", "the bytes "+quote(got), "the banner is encoded in a legacy code page, or cut by a partial send()")
+		}
+		if ending != wire.EOF {
+			failf("the banner followed by an orderly close (EOF)", ending.String(), "the server closes with SO_LINGER 0 or unread input, or never closes")
+		}
+		if !tg.external {
+			_, m := c.next()
+			n, done, err := m.Match(got, true)
+			if err != nil || !done || n != len(got) {
+				failf("the configured banner", "the bytes "+quote(got), "the server sends another text")
+			}
+		}
+	})
+
+	behave(tg, "roundtrip", func() {
+		skipIfOneWay(tg, "roundtrip", "greeting and stream-complete")
+		c := connect(tg)
+		for i := 0; i < 3; i++ {
+			req, m := c.next()
+			check(c.Send(req), "the request to be sent", "the server closed the connection")
+			check(c.Expect(m), "the answer to "+quote(req)+" byte for byte", "the server answers with other bytes, answers late, or mixes up requests")
+		}
+	})
+}

@@ -1,0 +1,158 @@
+// Package catalog lists socklab's behaviour catalogue: every behaviour a
+// conformance run checks, with its stable id (the Ginkgo label that selects
+// it), its area, the one-sentence requirement, and the protocols and
+// networks it is about.
+//
+// The specs in package specs register one spec per behaviour from this list,
+// and the broken-server proof in targets/broken checks that every id here is
+// failed by at least one deliberately defective server.
+package catalog
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Kinds of network a behaviour is about.
+const (
+	Stream   = "stream"
+	Datagram = "datagram"
+)
+
+// Behaviour is one entry of the catalogue.
+type Behaviour struct {
+	// ID is the stable id, used as the spec's Ginkgo label.
+	ID string
+	// Area is the group the behaviour belongs to (one spec file per area).
+	Area string
+	// Kind is Stream or Datagram.
+	Kind string
+	// Protocols lists the protocols the behaviour is about; nil means
+	// every protocol of its kind for which it makes sense (the spec decides
+	// and skips with the reason otherwise).
+	Protocols []string
+	// Requirement is the one-sentence requirement, the spec's text.
+	Requirement string
+}
+
+// behaviours is the catalogue, in the order the specs run for one target.
+var behaviours = []Behaviour{
+	{ID: "greeting", Area: "basic", Kind: Stream, Protocols: []string{"hello", "banner"},
+		Requirement: "the greeting or banner arrives as soon as the connection opens; a banner is valid UTF-8 followed by an orderly close"},
+	{ID: "roundtrip", Area: "basic", Kind: Stream,
+		Requirement: "a request gets the protocol's answer, byte for byte"},
+	{ID: "close-on-eof", Area: "lifecycle", Kind: Stream,
+		Requirement: "after the client half-closes, the server sends what it still owes and closes in order (EOF, not a reset)"},
+	{ID: "exit-command", Area: "lifecycle", Kind: Stream, Protocols: []string{"hello"},
+		Requirement: "exit closes this connection in order, lines after it are not answered, and the server still accepts new clients"},
+	{ID: "fragmented-input", Area: "framing", Kind: Stream,
+		Requirement: "requests written one byte at a time with pauses get exactly the replies of unfragmented requests"},
+	{ID: "pipelined-input", Area: "framing", Kind: Stream,
+		Requirement: "many requests in one write all get answers, in order, none dropped"},
+	{ID: "oversized-line", Area: "framing", Kind: Stream, Protocols: []string{"hello", "ack", "file", "http"},
+		Requirement: "a line beyond the server's limit is refused with an error and a close, and the server keeps serving others"},
+	{ID: "partial-send", Area: "payload", Kind: Stream, Protocols: []string{"echo", "file"},
+		Requirement: "a large answer to a client that reads slowly with a small receive buffer arrives whole and in order"},
+	{ID: "large-payload", Area: "payload", Kind: Stream, Protocols: []string{"echo"},
+		Requirement: "payloads from 1 byte to 16 MiB holding all 256 byte values come back intact"},
+	{ID: "concurrent-clients", Area: "concurrency", Kind: Stream,
+		Requirement: "while an idle client holds a connection, 32 other clients are served; past a declared capacity a client waits and is served when a slot frees"},
+	{ID: "slow-client", Area: "concurrency", Kind: Stream,
+		Requirement: "a client that dribbles half a request and stalls does not delay the others"},
+	{ID: "reset-survival", Area: "resilience", Kind: Stream,
+		Requirement: "a client that resets its connection mid-request or mid-reply does not disturb the server"},
+	{ID: "abandoned-reply", Area: "resilience", Kind: Stream,
+		Requirement: "a client that closes without reading a large reply does not stop the server"},
+	{ID: "connection-churn", Area: "resilience", Kind: Stream,
+		Requirement: "1 000 connect/request/close cycles all succeed (no descriptor leak)"},
+	{ID: "file-get", Area: "file", Kind: Stream, Protocols: []string{"file"},
+		Requirement: "get of an existing file returns its size and exactly its bytes"},
+	{ID: "file-get-missing", Area: "file", Kind: Stream, Protocols: []string{"file"},
+		Requirement: "get of a missing file is refused with a no reply and the connection stays usable"},
+	{ID: "file-put", Area: "file", Kind: Stream, Protocols: []string{"file"},
+		Requirement: "put then get returns the same bytes for sizes 0, 1, 4095, 4096, 4097 and 10 MiB"},
+	{ID: "path-traversal", Area: "file", Kind: Stream, Protocols: []string{"file"},
+		Requirement: "get and put of names that leave the root are refused and nothing outside the root is read or written"},
+	{ID: "interrupted-put", Area: "file", Kind: Stream, Protocols: []string{"file"},
+		Requirement: "an upload cut mid-way never shows under its name: get answers no or the previous complete content"},
+	{ID: "http-get", Area: "http", Kind: Stream, Protocols: []string{"http"},
+		Requirement: "GET / is answered with 200 and the body Hello, world!"},
+	{ID: "http-keepalive", Area: "http", Kind: Stream, Protocols: []string{"http"},
+		Requirement: "several requests on one connection, one by one and pipelined, are all answered in order"},
+	{ID: "http-malformed", Area: "http", Kind: Stream, Protocols: []string{"http"},
+		Requirement: "a malformed request gets 400 and the server keeps serving"},
+	{ID: "stream-complete", Area: "poetry", Kind: Stream, Protocols: []string{"poetry"},
+		Requirement: "the poem arrives whole, every line in order, then an orderly close"},
+	{ID: "stream-concurrent", Area: "poetry", Kind: Stream, Protocols: []string{"poetry"},
+		Requirement: "three clients at once receive their poems in about one poem's time unless a capacity is declared"},
+	{ID: "datagram-echo", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
+		Requirement: "a datagram is echoed whole to the sender's address"},
+	{ID: "datagram-empty", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
+		Requirement: "a zero-length datagram does not stop the server"},
+	{ID: "datagram-max", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
+		Requirement: "a datagram of 65 507 bytes comes back whole"},
+	{ID: "datagram-interleaved", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
+		Requirement: "replies go to the right one of several interleaved clients"},
+	{ID: "datagram-burst", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
+		Requirement: "a burst of 1 000 datagrams is answered (unixgram: all, in order; UDP loss is reported, not failed)"},
+}
+
+// All returns the catalogue in run order.
+func All() []Behaviour { return slices.Clone(behaviours) }
+
+// IDs returns every behaviour id in run order.
+func IDs() []string {
+	ids := make([]string, len(behaviours))
+	for i, b := range behaviours {
+		ids[i] = b.ID
+	}
+	return ids
+}
+
+// Get returns the behaviour with id, or panics: ids are compile-time
+// constants of the specs, so an unknown one is a programming error.
+func Get(id string) Behaviour {
+	for _, b := range behaviours {
+		if b.ID == id {
+			return b
+		}
+	}
+	panic(fmt.Sprintf("catalog: unknown behaviour %q", id))
+}
+
+// Known reports whether id is a behaviour of the catalogue.
+func Known(id string) bool {
+	for _, b := range behaviours {
+		if b.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// NotFor returns why b does not apply to protocol over a network of kind
+// (Stream or Datagram), or "" if it applies as far as the catalogue knows.
+func (b Behaviour) NotFor(protocol, kind string) string {
+	if b.Kind != kind {
+		return fmt.Sprintf("%s is a %s behaviour; this server is %s", b.ID, b.Kind, kind)
+	}
+	if b.Protocols != nil && !slices.Contains(b.Protocols, protocol) {
+		return fmt.Sprintf("%s is about the %s protocol(s); this server speaks %s", b.ID, joinOr(b.Protocols), protocol)
+	}
+	return ""
+}
+
+func joinOr(s []string) string {
+	out := ""
+	for i, v := range s {
+		switch {
+		case i == 0:
+		case i == len(s)-1:
+			out += " or "
+		default:
+			out += ", "
+		}
+		out += v
+	}
+	return out
+}

@@ -1,0 +1,283 @@
+package specs_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/specs/internal/wire"
+)
+
+// File protocol fixtures: the file every generic spec downloads, and a
+// large one for partial-send and abandoned-reply.
+const (
+	fixtureName  = "socklab-fixture.txt"
+	largeName    = "socklab-large.bin"
+	largeSize    = 8 << 20
+)
+
+var (
+	fixtureData = []byte("socklab fixture: the file protocol's generic specs download this file.\n")
+	putSizes    = []int{0, 1, 4095, 4096, 4097, 10 << 20}
+)
+
+// prepareFiles puts the fixtures in place: on disk when the root is known,
+// else by upload.
+func prepareFiles(tg *target) {
+	large := protocol.AppendPattern(nil, largeSize, 11)
+	if tg.root != "" {
+		Expect(os.WriteFile(filepath.Join(tg.root, fixtureName), fixtureData, 0o644)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(tg.root, largeName), large, 0o644)).To(Succeed())
+		return
+	}
+	c := connectNoGreeting(tg)
+	check(filePut(c, fixtureName, fixtureData), "the fixture "+fixtureName+" to upload with put", "the server's put does not work")
+	check(filePut(c, largeName, large), "the fixture "+largeName+" to upload with put", "the server's put does not work")
+}
+
+// errNo is a file protocol refusal.
+var errNo = errors.New("refused")
+
+// readLine reads one reply line, without its terminator.
+func readLine(c *client) (string, error) {
+	var lm lineMatcher
+	if err := c.Expect(&lm); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(string(lm.line), "\r"), nil
+}
+
+// filePut uploads data under name and confirms with a get.
+func filePut(c *client, name string, data []byte) error {
+	if err := c.Write([]byte(fmt.Sprintf("put>%s>%d\n", name, len(data)))); err != nil {
+		return err
+	}
+	line, err := readLine(c)
+	if err != nil {
+		return fmt.Errorf("put>%s: %w", name, err)
+	}
+	if line != "ok" {
+		return fmt.Errorf("put>%s>%d answered %q: %w", name, len(data), line, errNo)
+	}
+	if len(data) > 0 {
+		if err := c.WriteWithin(data, 4*c.tg.timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileGet downloads name.
+func fileGet(c *client, name string) ([]byte, error) {
+	if err := c.Write([]byte("get>" + name + "\n")); err != nil {
+		return nil, err
+	}
+	line, err := readLine(c)
+	if err != nil {
+		return nil, fmt.Errorf("get>%s: %w", name, err)
+	}
+	size, ok := strings.CutPrefix(line, "yes:")
+	if !ok {
+		if strings.HasPrefix(line, "no") {
+			return nil, fmt.Errorf("get>%s answered %q: %w", name, line, errNo)
+		}
+		return nil, fmt.Errorf("get>%s answered %q, want yes:SIZE or no…", name, line)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(size))
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("get>%s answered %q: the size is not a number", name, line)
+	}
+	if err := c.Write([]byte("ok\n")); err != nil {
+		return nil, err
+	}
+	bm := &bytesCollector{n: n}
+	if err := c.ExpectWithin(bm, 4*c.tg.timeout); err != nil {
+		return nil, fmt.Errorf("get>%s, %d bytes: %w", name, n, err)
+	}
+	return bm.got, nil
+}
+
+// fileSpecs: the get/put file protocol.
+func fileSpecs(tg *target) {
+	if tg.protocol == "file" {
+		BeforeAll(func() { prepareFiles(tg) })
+	}
+
+	behave(tg, "file-get", func() {
+		c := connectNoGreeting(tg)
+		got, err := fileGet(c, fixtureName)
+		check(err, "get of an existing file to answer yes:SIZE and its bytes", "the server cannot find files relative to its root, or miscounts the size")
+		if !bytes.Equal(got, fixtureData) {
+			failf(fmt.Sprintf("the %d bytes of %s", len(fixtureData), fixtureName), "the bytes "+quote(got), "an off-by-one on the last chunk, or the size sent before the file was read")
+		}
+	})
+
+	behave(tg, "file-get-missing", func() {
+		c := connectNoGreeting(tg)
+		_, err := fileGet(c, "socklab-no-such-file")
+		if !errors.Is(err, errNo) {
+			failf("get of a missing file answered with a no… line", fmt.Sprint(err), "the server does not check that the file exists, or crashes the handler on the error")
+		}
+		got, err := fileGet(c, fixtureName)
+		if err != nil || !bytes.Equal(got, fixtureData) {
+			failf("the same connection still usable after the refusal", fmt.Sprint(err), "the server closed or desynchronised the connection after refusing")
+		}
+	})
+
+	behave(tg, "file-put", func() {
+		c := connectNoGreeting(tg)
+		for _, size := range putSizes {
+			name := fmt.Sprintf("socklab-put-%d.bin", size)
+			data := protocol.AppendPattern(nil, size, uint64(size)+1)
+			check(filePut(c, name, data), fmt.Sprintf("put of %d bytes accepted", size), "the server refuses uploads, or expects another command format")
+			got, err := fileGet(c, name)
+			check(err, fmt.Sprintf("get after a put of %d bytes", size), "the upload never landed under its name, or the last chunk was lost (an off-by-one in the chunk loop)")
+			if sha256.Sum256(got) != sha256.Sum256(data) {
+				failf(fmt.Sprintf("the %d bytes put (SHA-256 %x…)", size, sha256.Sum256(data)), fmt.Sprintf("%d bytes (SHA-256 %x…)", len(got), sha256.Sum256(got)),
+					"an off-by-one on the last chunk, a size check that stops early, or text-mode writes")
+			}
+			if tg.root != "" {
+				disk, err := os.ReadFile(filepath.Join(tg.root, name))
+				if err != nil || !bytes.Equal(disk, data) {
+					failf("the uploaded bytes on disk under the root", fmt.Sprintf("%d bytes, %v", len(disk), err), "the server writes somewhere other than its root")
+				}
+			}
+		}
+	})
+
+	behave(tg, "path-traversal", func() {
+		secret := ""
+		if tg.root != "" {
+			secret = filepath.Join(filepath.Dir(tg.root), "socklab-secret.txt")
+			Expect(os.WriteFile(secret, []byte("outside the root"), 0o644)).To(Succeed())
+			DeferCleanup(os.Remove, secret)
+		}
+		c := connectNoGreeting(tg)
+		for _, name := range []string{"../socklab-secret.txt", "../../../../../../etc/hostname", "/etc/hostname", "sub/../../socklab-secret.txt"} {
+			got, err := fileGet(c, name)
+			if !errors.Is(err, errNo) {
+				failf("get>"+name+" refused with no…", fmt.Sprintf("%d bytes, %v", len(got), err),
+					"the server joins the name to its root without confining it (os.path.join, no check that the result stays inside)")
+			}
+		}
+		escape := fmt.Sprintf("socklab-escape-%d", GinkgoRandomSeed())
+		for _, name := range []string{"../" + escape, "/tmp/" + escape} {
+			err := filePut(c, name, []byte("xx"))
+			if !errors.Is(err, errNo) {
+				failf("put>"+name+" refused with no…", fmt.Sprint(err), "the server writes wherever the name points")
+			}
+		}
+		if tg.root != "" {
+			if _, err := os.Stat(filepath.Join(filepath.Dir(tg.root), escape)); err == nil {
+				failf("nothing written outside the root", "a file "+escape+" beside the root", "the server writes wherever the name points")
+			}
+		}
+		if _, err := os.Stat("/tmp/" + escape); err == nil && !tg.external {
+			failf("nothing written outside the root", "a file /tmp/"+escape, "the server writes wherever the name points")
+		}
+	})
+
+	behave(tg, "interrupted-put", func() {
+		name := fmt.Sprintf("socklab-interrupted-%d.bin", GinkgoParallelProcess())
+		c := connectNoGreeting(tg)
+		old := []byte("the previous complete content\n")
+		check(filePut(c, name, old), "a first, complete put", "the server's put does not work")
+		_, err := fileGet(c, name)
+		check(err, "the first put to land", "the server's put does not work")
+		cut := connectNoGreeting(tg)
+		check(cut.Write([]byte(fmt.Sprintf("put>%s>%d\n", name, 1<<20))), "a put to be sent", "")
+		line, err := readLine(cut)
+		check(err, "ok to the put", "the server's put does not work")
+		if line != "ok" {
+			failf("ok to the put", line, "the server refuses uploads over an existing file")
+		}
+		check(cut.Write(protocol.AppendPattern(nil, 100<<10, 5)), "the first 100 KiB to be sent", "")
+		check(cut.Reset(), "a reset mid-upload", "")
+		// Look a few times while the server digests the cut upload.
+		for i := 0; i < 5; i++ {
+			got, err := fileGet(c, name)
+			if err != nil && !errors.Is(err, errNo) {
+				failf("get after a cut upload to answer no or the previous content", err.Error(), "the server broke the connection")
+			}
+			if err == nil && !bytes.Equal(got, old) {
+				failf("get after a cut upload to answer no or the previous complete content",
+					fmt.Sprintf("%d bytes of a partial upload", len(got)),
+					"the server writes uploads in place (open(name, 'wb') then write as bytes arrive) instead of writing aside and renaming when complete")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+// filePartialSend is partial-send for the file protocol: the large file to
+// a slow reader with a small receive buffer.
+func filePartialSend(tg *target) {
+	conn, err := wire.DialSmallBuffer(tg.network, tg.addr, smallRcvBuf, tg.timeout)
+	check(err, "a connection to "+tg.addr, "the server is not listening")
+	defer conn.Close()
+	c := &client{Conn: conn, tg: tg, pc: newProtocolClient(tg, protocol.ClientOptions{})}
+	check(c.Write([]byte("get>"+largeName+"\n")), "the get to be sent", "")
+	line, err := readLine(c)
+	check(err, "yes:SIZE", "the server's get does not work")
+	if line != fmt.Sprintf("yes:%d", largeSize) {
+		failf(fmt.Sprintf("yes:%d", largeSize), line, "the server's get does not work")
+	}
+	check(c.Write([]byte("ok\n")), "ok to be sent", "")
+	time.Sleep(slowStart)
+	want := protocol.AppendPattern(nil, largeSize, 11)
+	if err := c.ExpectWithin(exactBytes(want), 4*tg.timeout); err != nil {
+		failf(fmt.Sprintf("all %d bytes of %s in order", largeSize, largeName), err.Error(),
+			"the server ignores send()'s return value: a send on a full socket writes only part of the buffer")
+	}
+}
+
+// fileAbandon asks for the large file and leaves without reading it.
+func fileAbandon(tg *target, c *client) {
+	check(c.Write([]byte("get>"+largeName+"\nok\n")), "the get to be sent", "")
+	time.Sleep(50 * time.Millisecond)
+}
+
+// lineMatcher captures one line.
+type lineMatcher struct{ line []byte }
+
+func (m *lineMatcher) Match(p []byte, eof bool) (int, bool, error) {
+	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		m.line = append(m.line[:0], p[:i]...)
+		return i + 1, true, nil
+	}
+	if len(p) > 4096 {
+		return 0, false, fmt.Errorf("%w: a reply line over 4096 bytes", protocol.ErrWrongReply)
+	}
+	if eof {
+		return 0, false, fmt.Errorf("%w: EOF before a whole line (%s)", protocol.ErrShortReply, quote(p))
+	}
+	return 0, false, nil
+}
+
+// bytesCollector collects exactly n bytes.
+type bytesCollector struct {
+	n   int
+	got []byte
+}
+
+func (m *bytesCollector) Match(p []byte, eof bool) (int, bool, error) {
+	k := min(len(p), m.n-len(m.got))
+	m.got = append(m.got, p[:k]...)
+	if len(m.got) == m.n {
+		return k, true, nil
+	}
+	if eof {
+		return k, false, fmt.Errorf("%w: %d of %d bytes, then EOF", protocol.ErrShortReply, len(m.got), m.n)
+	}
+	return k, false, nil
+}

@@ -1,0 +1,148 @@
+package specs_test
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/specs/internal/wire"
+)
+
+// Framing sizes. The pipelined write is larger than a typical server read
+// (64 KiB) so that requests straddle reads; the oversized line is far past
+// any sane limit.
+const (
+	fragmentPause   = 2 * time.Millisecond
+	maxFragmented   = 256
+	pipelineBytes   = 256 << 10
+	pipelineMax     = 20000
+	oversizeMaxSend = 8 << 20
+)
+
+// framingSpecs: how requests are cut out of the byte stream.
+func framingSpecs(tg *target) {
+	behave(tg, "fragmented-input", func() {
+		skipIfRaw(tg, "fragmented-input")
+		skipIfOneWay(tg, "fragmented-input", "stream-complete")
+		skipIfLockStep(tg, "fragmented-input")
+		c := connect(tg)
+		for i := 0; i < 2; i++ {
+			req, m := c.next()
+			if len(req) > maxFragmented {
+				req = req[:maxFragmented]
+			}
+			for j := range req {
+				check(c.Write(req[j:j+1]), "each byte to be sent", "the server closed the connection mid-request")
+				time.Sleep(fragmentPause)
+			}
+			check(c.Expect(m), "exactly the answer of "+quote(req)+" sent whole",
+				"the server treats one recv() as one message; TCP is a byte stream, a message can arrive in pieces")
+		}
+		if tg.protocol == "hello" {
+			// The exit command split as ex + it\n must still be exit.
+			check(c.Write([]byte("ex")), "ex to be sent", "the server closed early")
+			time.Sleep(20 * fragmentPause)
+			check(c.Write([]byte("it\n")), "it\\n to be sent", "the server closed early")
+			ending, extra, _ := c.ReadUntilClosed(tg.timeout)
+			if ending != wire.EOF || len(extra) > 0 {
+				failf("ex + it\\n to close like exit", fmt.Sprintf("%s after %s", ending, quote(extra)),
+					"the server treats one recv() as one message")
+			}
+		}
+	})
+
+	behave(tg, "pipelined-input", func() {
+		skipIfRaw(tg, "pipelined-input")
+		skipIfOneWay(tg, "pipelined-input", "stream-complete")
+		skipIfLockStep(tg, "pipelined-input")
+		c := connect(tg)
+		all, ms := pipelineBatch(tg)
+		done := c.WriteAsync(all)
+		for i, m := range ms {
+			if err := c.Expect(m); err != nil {
+				failf(fmt.Sprintf("answers to all %d requests sent in one write, in order", len(ms)),
+					fmt.Sprintf("answer %d: %v", i, err),
+					"the server treats one recv() as one message, so requests after the first in a read are dropped or mixed")
+			}
+		}
+		check(<-done, "the pipelined write to complete", "the server stopped reading")
+	})
+
+	behave(tg, "oversized-line", func() {
+		skipIfRaw(tg, "oversized-line")
+		c := connect(tg)
+		line := bytes.Repeat([]byte{'a'}, 64<<10)
+		stop := make(chan struct{})
+		defer close(stop)
+		sent := make(chan int, 1)
+		go func() {
+			defer GinkgoRecover()
+			n := 0
+			for n < oversizeMaxSend {
+				select {
+				case <-stop:
+					sent <- n
+					return
+				default:
+				}
+				if _, err := c.NetConn().Write(line); err != nil {
+					break
+				}
+				n += len(line)
+			}
+			sent <- n
+		}()
+		// Read until the server closes; once the writer has sent all it
+		// will, give the server one more timeout to refuse.
+		var ending wire.Ending
+		var reply []byte
+		writerDone := false
+		for i := 0; i < 10; i++ {
+			e, r, _ := c.ReadUntilClosed(tg.timeout)
+			ending, reply = e, append(reply, r...)
+			if e != wire.StillOpen || writerDone {
+				break
+			}
+			select {
+			case <-sent:
+				writerDone = true
+			default:
+			}
+		}
+		switch {
+		case ending == wire.StillOpen:
+			failf("a line beyond the server's limit refused with an error and a close",
+				fmt.Sprintf("the connection stayed open while the client sent %d MiB without a newline", oversizeMaxSend>>20),
+				"the server appends every recv() to a buffer until it sees a newline, with no limit: memory grows without bound")
+		case ending == wire.EOF && len(reply) == 0:
+			failf("an error reply before the close", "a close with no reply", "the server drops the connection silently instead of saying why")
+		}
+		servedFresh(tg, "a client sent an oversized line")
+	})
+}
+
+// pipelineBatch builds pipelined requests of tg's protocol: one protocol
+// client per request (clients reuse their matcher between calls), with
+// sequence numbers 0, 1, … so each answer is distinct.
+func pipelineBatch(tg *target) ([]byte, []protocol.Matcher) {
+	var all []byte
+	var ms []protocol.Matcher
+	for seq := uint64(0); len(all) < pipelineBytes && len(ms) < pipelineMax; seq++ {
+		pc := newProtocolClient(tg, protocol.ClientOptions{})
+		var m protocol.Matcher
+		all, m = pc.Next(all, seq)
+		ms = append(ms, m)
+	}
+	return all, ms
+}
+
+// skipIfLockStep skips a behaviour that needs requests to be independent of
+// the replies: the file protocol's get waits for the client's ok.
+func skipIfLockStep(tg *target, id string) {
+	if tg.protocol == "file" {
+		Skip(id + " needs independent requests; the file protocol is lock-step (get waits for the client's ok)")
+	}
+}

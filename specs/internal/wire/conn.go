@@ -1,0 +1,308 @@
+// Package wire is the client-side plumbing of the conformance suite: a
+// connection that reads a reply with a protocol.Matcher under a deadline,
+// tells an orderly close (EOF) from a reset, resets on purpose (SO_LINGER 0),
+// and speaks "raw framing", in which one send is one message.
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/socklab/socklab/protocol"
+)
+
+// Ending is how a connection's read side ended.
+type Ending int
+
+// Endings, from the best to the worst.
+const (
+	// EOF is an orderly close: the server sent FIN.
+	EOF Ending = iota
+	// Reset is ECONNRESET: the server closed with unread input or
+	// SO_LINGER 0, which can destroy the reply it sent.
+	Reset
+	// StillOpen is the deadline passing with the connection open.
+	StillOpen
+	// Broken is any other read error.
+	Broken
+)
+
+func (e Ending) String() string {
+	switch e {
+	case EOF:
+		return "an orderly close (EOF)"
+	case Reset:
+		return "a reset (ECONNRESET)"
+	case StillOpen:
+		return "the connection still open"
+	}
+	return "a read error"
+}
+
+// Classify names the Ending of a read error (nil counts as still open).
+func Classify(err error) Ending {
+	switch {
+	case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
+		return StillOpen
+	case errors.Is(err, io.EOF):
+		return EOF
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return Reset
+	}
+	return Broken
+}
+
+// Conn is one client connection of a spec.
+type Conn struct {
+	c net.Conn
+	// Timeout is the per-step wait: a reply, a close.
+	Timeout time.Duration
+	// Raw is the tutorial framing: requests are sent without their line
+	// terminator and a reply is complete without one.
+	Raw bool
+
+	in    []byte // received, not yet consumed by a matcher
+	store []byte
+	tmp   []byte
+	eof   bool
+	rerr  error // the read error that ended the read side, other than EOF
+}
+
+// Dial connects to addr over network.
+func Dial(network, addr string, timeout time.Duration) (*Conn, error) {
+	return DialWith(&net.Dialer{Timeout: timeout}, network, addr, timeout)
+}
+
+// DialSmallBuffer connects with SO_RCVBUF set to rcvbuf before the
+// connection is made (so the TCP window is small from the start): the
+// client of the partial-send behaviour.
+func DialSmallBuffer(network, addr string, rcvbuf int, timeout time.Duration) (*Conn, error) {
+	d := &net.Dialer{Timeout: timeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	return DialWith(d, network, addr, timeout)
+}
+
+// DialWith connects with d.
+func DialWith(d *net.Dialer, network, addr string, timeout time.Duration) (*Conn, error) {
+	c, err := d.Dial(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{c: c, Timeout: timeout, tmp: make([]byte, 64<<10)}, nil
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.c }
+
+// Write writes p whole, within the timeout.
+func (c *Conn) Write(p []byte) error {
+	if err := c.c.SetWriteDeadline(time.Now().Add(c.Timeout)); err != nil {
+		return err
+	}
+	_, err := c.c.Write(p)
+	if err != nil {
+		return fmt.Errorf("write %d bytes to %s: %w", len(p), c.c.RemoteAddr(), err)
+	}
+	return nil
+}
+
+// WriteAsync writes p whole in another goroutine, with no deadline beyond
+// the connection's close, and reports the outcome on the returned channel:
+// replies that the server produces while the client is still writing (an
+// echo of megabytes) need a reader at the same time.
+func (c *Conn) WriteAsync(p []byte) <-chan error {
+	ch := make(chan error, 1)
+	if err := c.c.SetWriteDeadline(time.Time{}); err != nil {
+		ch <- err
+		return ch
+	}
+	go func() {
+		_, err := c.c.Write(p)
+		ch <- err
+	}()
+	return ch
+}
+
+// Send writes one request. Under raw framing its line terminator is
+// dropped: the tutorial servers take one recv as one message.
+func (c *Conn) Send(req []byte) error {
+	if c.Raw {
+		req = bytes.TrimSuffix(req, []byte("\n"))
+		req = bytes.TrimSuffix(req, []byte("\r"))
+	}
+	return c.Write(req)
+}
+
+// Expect reads until m has a complete reply, within the timeout. It sends
+// what a protocol.Replier matcher asks for (the file protocol's lock-step
+// "ok"). Bytes after the reply stay buffered for the next Expect.
+func (c *Conn) Expect(m protocol.Matcher) error {
+	return c.ExpectWithin(m, c.Timeout)
+}
+
+// ExpectWithin is Expect with its own wait.
+func (c *Conn) ExpectWithin(m protocol.Matcher, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	got := 0
+	for {
+		n, done, err := m.Match(c.in, c.eof)
+		consumedAll := n == len(c.in) && n > 0
+		c.consume(n)
+		got += n
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		// Raw framing: a reply may lack the line terminator that the
+		// protocol's matcher wants. When everything received so far
+		// matched, offer the matcher a "\n"; matchers do not advance on
+		// a mismatch, so a wrong guess costs nothing.
+		if c.Raw && consumedAll {
+			if _, done, err := m.Match([]byte("\n"), c.eof); err == nil && done {
+				return nil
+			}
+		}
+		if r, ok := m.(protocol.Replier); ok {
+			if out := r.Reply(nil); len(out) > 0 {
+				if err := c.Write(out); err != nil {
+					return err
+				}
+			}
+		}
+		if c.eof || c.rerr != nil {
+			if c.rerr != nil {
+				return fmt.Errorf("%w: %d bytes of the reply, then %s: %w", protocol.ErrShortReply, got, Classify(c.rerr), c.rerr)
+			}
+			return fmt.Errorf("%w: %d bytes of the reply, then the server closed", protocol.ErrShortReply, got)
+		}
+		if err := c.fill(deadline); err != nil {
+			if Classify(err) == StillOpen {
+				return fmt.Errorf("%w: %d bytes of the reply within %v, then nothing more", protocol.ErrShortReply, got, wait)
+			}
+			c.rerr = err
+		}
+	}
+}
+
+// consume drops n bytes from the front of the input.
+func (c *Conn) consume(n int) {
+	c.in = c.in[n:]
+	if len(c.in) == 0 {
+		c.in = c.store[:0]
+	}
+}
+
+// fill reads once, before deadline, and appends to the input. It records
+// EOF itself and returns other errors.
+func (c *Conn) fill(deadline time.Time) error {
+	if err := c.c.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	n, err := c.c.Read(c.tmp)
+	if n > 0 {
+		if len(c.in) == 0 && cap(c.store) >= n {
+			c.in = append(c.store[:0], c.tmp[:n]...)
+		} else {
+			c.in = append(c.in, c.tmp[:n]...)
+		}
+		if cap(c.in) > cap(c.store) && cap(c.in) <= 1<<20 {
+			c.store = c.in[:0]
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		c.eof = true
+		return nil
+	}
+	return err
+}
+
+// Pending returns the bytes received and not consumed by a matcher.
+func (c *Conn) Pending() []byte { return c.in }
+
+// Discard drops the received bytes not consumed by a matcher.
+func (c *Conn) Discard() { c.consume(len(c.in)) }
+
+// ReadUntilClosed reads and collects whatever arrives until the server
+// closes or wait passes, and says how the read side ended.
+func (c *Conn) ReadUntilClosed(wait time.Duration) (Ending, []byte, error) {
+	deadline := time.Now().Add(wait)
+	var extra []byte
+	for {
+		extra = append(extra, c.in...)
+		c.consume(len(c.in))
+		if c.eof {
+			return EOF, extra, nil
+		}
+		if c.rerr != nil {
+			return Classify(c.rerr), extra, c.rerr
+		}
+		if err := c.fill(deadline); err != nil {
+			return Classify(err), append(extra, c.in...), err
+		}
+	}
+}
+
+// Quiet reports whether nothing arrives for wait (bytes already buffered
+// count as something arriving).
+func (c *Conn) Quiet(wait time.Duration) bool {
+	if len(c.in) > 0 || c.eof {
+		return false
+	}
+	err := c.fill(time.Now().Add(wait))
+	if err != nil && Classify(err) != StillOpen {
+		c.rerr = err
+		return false
+	}
+	return len(c.in) == 0 && !c.eof
+}
+
+// CloseWrite half-closes: shutdown(SHUT_WR), the peer reads EOF.
+func (c *Conn) CloseWrite() error {
+	cw, ok := c.c.(interface{ CloseWrite() error })
+	if !ok {
+		return fmt.Errorf("half-close %s: %T cannot", c.c.RemoteAddr(), c.c)
+	}
+	return cw.CloseWrite()
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.c.Close() }
+
+// Reset closes the connection so that the server sees ECONNRESET: TCP with
+// SO_LINGER 0 (RST), a Unix socket with its unread input (the kernel
+// reports ECONNRESET to the peer).
+func (c *Conn) Reset() error {
+	if tc, ok := c.c.(*net.TCPConn); ok {
+		if err := tc.SetLinger(0); err != nil {
+			return err
+		}
+	}
+	return c.c.Close()
+}
+
+// WriteWithin writes p whole within wait.
+func (c *Conn) WriteWithin(p []byte, wait time.Duration) error {
+	if err := c.c.SetWriteDeadline(time.Now().Add(wait)); err != nil {
+		return err
+	}
+	if _, err := c.c.Write(p); err != nil {
+		return fmt.Errorf("write %d bytes to %s: %w", len(p), c.c.RemoteAddr(), err)
+	}
+	return nil
+}

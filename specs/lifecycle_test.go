@@ -1,0 +1,90 @@
+package specs_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/specs/internal/wire"
+)
+
+// lifecycleSpecs: how a connection ends.
+func lifecycleSpecs(tg *target) {
+	behave(tg, "close-on-eof", func() {
+		skipIfOneWay(tg, "close-on-eof", "greeting and stream-complete")
+		c := connect(tg)
+		req, m := c.next()
+		if tg.protocol == "file" {
+			// A get waits for the client's ok, which a half-closed client
+			// cannot send: ask for a missing file, answered at once.
+			req, m = []byte("get>socklab-no-such-file\n"), new(lineMatcher)
+		}
+		check(c.Send(req), "the request to be sent", "the server closed the connection")
+		check(c.CloseWrite(), "a half-close", "the client socket cannot shut down its write side")
+		check(c.Expect(m), "the answer owed for the request sent before the half-close", "the server dropped its output when recv returned empty")
+		ending, extra, _ := c.ReadUntilClosed(tg.timeout)
+		switch ending {
+		case wire.EOF:
+		case wire.StillOpen:
+			failf("an orderly close within "+tg.timeout.String()+" of the client's half-close",
+				fmt.Sprintf("the connection stayed open %v after the client half-closed", tg.timeout),
+				"a server should close when recv returns empty; this one loops on the empty read or ignores it")
+		default:
+			failf("an orderly close (EOF) after the client's half-close", ending.String(),
+				"the server closed with SO_LINGER 0 or with unread input, which sends RST")
+		}
+		if len(extra) > 0 {
+			failf("nothing after the answer", "the bytes "+quote(extra), "the server answered the empty read as a message")
+		}
+	})
+
+	behave(tg, "exit-command", func() {
+		c := connect(tg)
+		if tg.raw {
+			c.mustRoundtrip("a name before exit")
+			check(c.Send([]byte(protocol.HelloExit)), "exit to be sent", "the server closed early")
+		} else {
+			check(c.Send([]byte("Alice\nexit\nBob\n")), "the three lines to be sent in one write", "the server closed early")
+			check(c.Expect(exact(protocol.HelloReply("Alice"))), "Hello, Alice! before exit", "the server does not split lines")
+		}
+		ending, extra, _ := c.ReadUntilClosed(tg.timeout + 2*time.Second)
+		if len(extra) > 0 {
+			failf("no answer after exit", "the bytes "+quote(extra), "the server kept reading lines after exit in the same recv")
+		}
+		switch ending {
+		case wire.EOF:
+		case wire.StillOpen:
+			failf("the connection closed after exit", "it stayed open", "the server does not recognise exit (a trailing \\r\\n or \\n compared to \"exit\")")
+		default:
+			failf("an orderly close (FIN) after exit", ending.String(),
+				"the server closes with SO_LINGER 0, or with the unread lines after exit in its buffer, which sends RST")
+		}
+		servedFresh(tg, "a client said exit")
+	})
+}
+
+// exact is a matcher for one exact reply.
+func exact(s string) protocol.Matcher { return &exactMatcher{want: []byte(s)} }
+
+type exactMatcher struct {
+	want []byte
+	got  int
+}
+
+func (m *exactMatcher) Match(p []byte, eof bool) (int, bool, error) {
+	rest := m.want[m.got:]
+	n := min(len(p), len(rest))
+	for i := 0; i < n; i++ {
+		if p[i] != rest[i] {
+			return i, false, fmt.Errorf("%w: byte %d is %#02x, want %#02x (received %s)", protocol.ErrWrongReply, m.got+i, p[i], rest[i], quote(p[i:min(len(p), i+40)]))
+		}
+	}
+	m.got += n
+	if m.got == len(m.want) {
+		return n, true, nil
+	}
+	if eof && n == len(p) {
+		return n, false, fmt.Errorf("%w: %q, then EOF", protocol.ErrShortReply, m.want[:m.got])
+	}
+	return n, false, nil
+}
