@@ -11,7 +11,7 @@ GINKGO  := $(GO) tool ginkgo
 BIN     := bin/socklab
 PKGS     = $(shell $(GO) list ./... | grep -v '/specs')
 
-.PHONY: all test fmt-check vet lint unit specs build bench bench-peers clean
+.PHONY: all test fmt-check vet lint unit specs build bench bench-peers bench-models clean
 
 all: test
 
@@ -35,6 +35,22 @@ specs:
 
 build:
 	$(GO) build -o $(BIN) ./cmd/socklab
+
+# The benchmark matrix: every reference model as its own process, pinned to
+# CPU 0, the load on CPU 1. QUICK=1 for a short run; ADDR=host:port
+# PROTOCOL=name (NETWORK=unix etc.) benchmarks an external server instead.
+bench: build
+	$(BIN) bench $(if $(QUICK),--quick) $(if $(ADDR),--addr $(ADDR)) $(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(NETWORK),--network $(NETWORK)) $(if $(MODELS),--models $(MODELS)) --out reports
+
+# wrk and socklab load against the same HTTP servers (nginx, one worker, and
+# socklab's own http target); installs wrk and nginx from Debian if missing.
+bench-peers: build
+	scripts/bench-peers.sh $(BIN)
+
+# Go benchmarks of the models (64-byte echo, closed loop, 1/16/256 conns),
+# each model a process pinned to CPU 0, the client pinned to CPU 1.
+bench-models:
+	cd targets && taskset -c 1 $(GO) test -run '^$$' -bench Models -benchtime 2s .
 
 clean:
 	rm -rf bin
