@@ -21,9 +21,9 @@ import (
 // File protocol fixtures: the file every generic spec downloads, and a
 // large one for partial-send and abandoned-reply.
 const (
-	fixtureName  = "socklab-fixture.txt"
-	largeName    = "socklab-large.bin"
-	largeSize    = 8 << 20
+	fixtureName = "socklab-fixture.txt"
+	largeName   = "socklab-large.bin"
+	largeSize   = 8 << 20
 )
 
 var (
@@ -194,6 +194,7 @@ func fileSpecs(tg *target) {
 		check(filePut(c, name, old), "a first, complete put", "the server's put does not work")
 		_, err := fileGet(c, name)
 		check(err, "the first put to land", "the server's put does not work")
+		c.Close() // one connection at a time: a server may declare a capacity of 1
 		cut := connectNoGreeting(tg)
 		check(cut.Write([]byte(fmt.Sprintf("put>%s>%d\n", name, 1<<20))), "a put to be sent", "")
 		line, err := readLine(cut)
@@ -204,6 +205,7 @@ func fileSpecs(tg *target) {
 		check(cut.Write(protocol.AppendPattern(nil, 100<<10, 5)), "the first 100 KiB to be sent", "")
 		check(cut.Reset(), "a reset mid-upload", "")
 		// Look a few times while the server digests the cut upload.
+		c = connectNoGreeting(tg)
 		for i := 0; i < 5; i++ {
 			got, err := fileGet(c, name)
 			if err != nil && !errors.Is(err, errNo) {
