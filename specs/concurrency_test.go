@@ -70,7 +70,11 @@ func concurrencySpecs(tg *target) {
 		if tg.raw {
 			half = len(req) // one send is one message: stall before the next one
 		}
-		check(slow.Write(req[:half]), "half a request to be sent", "the server closed the connection")
+		first := slow.Write
+		if tg.raw {
+			first = slow.Send // the whole message, without its newline
+		}
+		check(first(req[:half]), "half a request to be sent", "the server closed the connection")
 		for i := 0; i < 3; i++ {
 			c, err := tryConnect(tg)
 			if err == nil {

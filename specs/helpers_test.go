@@ -124,9 +124,20 @@ func (c *client) mustRoundtrip(what string) {
 	check(c.roundtrip(), what+" gets the protocol's answer", "the server stopped answering")
 }
 
+// afterEffect is how long servedFresh waits before its second look: a
+// server acts on a reset or an abandoned reply asynchronously, and a crash
+// it causes may come a moment after the first fresh client was served.
+const afterEffect = 250 * time.Millisecond
+
 // servedFresh checks that a new client is served: the server survived
-// what the spec did before.
+// what the spec did before. It looks at once and again a moment later.
 func servedFresh(tg *target, after string) {
+	servedFreshOnce(tg, after)
+	time.Sleep(afterEffect)
+	servedFreshOnce(tg, after)
+}
+
+func servedFreshOnce(tg *target, after string) {
 	c, err := tryConnect(tg)
 	if err != nil {
 		failf("a new client to be served after "+after, err.Error(), "the server's accept loop or process died with that connection")

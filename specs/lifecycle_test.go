@@ -16,8 +16,8 @@ func lifecycleSpecs(tg *target) {
 		req, m := c.next()
 		if tg.protocol == "file" {
 			// A get waits for the client's ok, which a half-closed client
-			// cannot send: ask for a missing file, answered at once.
-			req, m = []byte("get>socklab-no-such-file\n"), new(lineMatcher)
+			// cannot send: an unknown command, refused at once with a no… line.
+			req, m = []byte("socklab-unknown-command\n"), new(lineMatcher)
 		}
 		check(c.Send(req), "the request to be sent", "the server closed the connection")
 		check(c.CloseWrite(), "a half-close", "the client socket cannot shut down its write side")

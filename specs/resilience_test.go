@@ -20,8 +20,32 @@ const (
 	churnCyclesShort = 100
 )
 
-// resilienceSpecs: clients that misbehave, and many short connections.
+// resilienceSpecs: clients that misbehave, then many short connections.
+// They run last, churn at the very end: a server that an error kills or
+// that runs out of descriptors fails every behaviour after it.
 func resilienceSpecs(tg *target) {
+	behave(tg, "abandoned-reply", func() {
+		c := connect(tg)
+		switch {
+		case tg.oneWay:
+			// Read the first bytes of the stream, then leave.
+			_, _, _ = c.ReadUntilClosed(50 * time.Millisecond)
+		case tg.protocol == "echo":
+			c.WriteAsync(protocol.AppendPattern(nil, abandonedBytes, 3))
+			time.Sleep(50 * time.Millisecond)
+		case tg.protocol == "file":
+			fileAbandon(tg, c)
+		case tg.raw:
+			Skip("abandoned-reply needs a large reply; under --framing raw only echo can be asked for one in one message")
+		default:
+			all, _ := pipelineBatch(tg)
+			c.WriteAsync(all)
+			time.Sleep(50 * time.Millisecond)
+		}
+		check(c.Close(), "the client to close", "")
+		servedFresh(tg, "a client closed without reading its reply")
+	})
+
 	behave(tg, "reset-survival", func() {
 		// Mid-request: half a request, then RST.
 		c := connect(tg)
@@ -45,28 +69,6 @@ func resilienceSpecs(tg *target) {
 		}
 		check(c.Reset(), "a reset (SO_LINGER 0)", "")
 		servedFresh(tg, "a client reset mid-reply")
-	})
-
-	behave(tg, "abandoned-reply", func() {
-		c := connect(tg)
-		switch {
-		case tg.oneWay:
-			// Read the first bytes of the stream, then leave.
-			_, _, _ = c.ReadUntilClosed(50 * time.Millisecond)
-		case tg.protocol == "echo":
-			c.WriteAsync(protocol.AppendPattern(nil, abandonedBytes, 3))
-			time.Sleep(50 * time.Millisecond)
-		case tg.protocol == "file":
-			fileAbandon(tg, c)
-		case tg.raw:
-			Skip("abandoned-reply needs a large reply; under --framing raw only echo can be asked for one in one message")
-		default:
-			all, _ := pipelineBatch(tg)
-			c.WriteAsync(all)
-			time.Sleep(50 * time.Millisecond)
-		}
-		check(c.Close(), "the client to close", "")
-		servedFresh(tg, "a client closed without reading its reply")
 	})
 
 	behave(tg, "connection-churn", func() {

@@ -1,0 +1,163 @@
+// Package broken holds deliberately defective servers, one named defect
+// each, taken from the tutorials' own code. They prove the conformance
+// suite: run against each of them, the catalogue must fail the behaviours
+// of that defect and no other (see the test in this package).
+//
+// Each is built from the real pieces (the protocol sessions, the shared
+// blocking driver targets.ServeStream) with one defect injected by a small
+// wrapper around a connection or a session, so that it fails only what its
+// defect breaks.
+package broken
+
+import (
+	"errors"
+	"net"
+	"sync"
+
+	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/targets"
+)
+
+// Server is one broken server of the list.
+type Server struct {
+	// Name is a short id (a flag-friendly word).
+	Name string
+	// Defect says what is wrong, in one sentence.
+	Defect string
+	// Protocol and Network are what it speaks.
+	Protocol string
+	Network  string
+	// Capacity is the capacity it declares (0: no limit), which may be a
+	// lie: that is one of the defects.
+	Capacity int
+	// Fails is the behaviour ids (specs/catalog) the suite must fail, and
+	// the only ones it may fail.
+	Fails []string
+	// Start starts it on loopback port 0 (or a temporary Unix path); root
+	// is the file protocol's directory.
+	Start func(root string) (targets.Server, error)
+}
+
+// All returns every broken server.
+func All() []Server { return append([]Server(nil), servers...) }
+
+// streamSpec is a stream server made of the real pieces plus hooks.
+type streamSpec struct {
+	protocol string
+	opts     protocol.Options
+	// serial serves one connection at a time on the accepting goroutine.
+	serial bool
+	// conn wraps each accepted connection.
+	conn func(c targets.Conn) targets.Conn
+	// session wraps each session.
+	session func(s protocol.Session, c targets.Conn) protocol.Session
+	// crash reports whether the error that ended a connection kills the
+	// accept loop (an unhandled exception in a tutorial server).
+	crash func(err error) bool
+	// accept may refuse an accepted connection (returns false).
+	accept func() bool
+}
+
+// streamServer is a running streamSpec.
+type streamServer struct {
+	l       net.Listener
+	cleanup func()
+	conns   targets.ConnSet
+	loop    sync.WaitGroup
+	once    sync.Once
+	extra   func() // releases what a defect held (leaked descriptors)
+}
+
+// killer is a wrapper that holds something Close must release.
+type killer interface{ kill() }
+
+func startStream(sp streamSpec) (*streamServer, error) {
+	cfg := targets.Config{Network: targets.TCP, Protocol: sp.protocol, Options: sp.opts}
+	newSession, err := targets.Normalize(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	ls, cleanup, err := targets.Listen(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &streamServer{l: ls[0], cleanup: cleanup}
+	s.loop.Add(1)
+	go func() {
+		defer s.loop.Done()
+		for {
+			c, err := s.l.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			if sp.accept != nil && !sp.accept() {
+				c.Close()
+				continue
+			}
+			tc := c.(targets.Conn)
+			if sp.conn != nil {
+				tc = sp.conn(tc)
+			}
+			closeFn := func() error {
+				if k, ok := tc.(killer); ok {
+					k.kill()
+				}
+				return c.Close()
+			}
+			if !s.conns.Add(c, closeFn) {
+				return
+			}
+			serve := func() {
+				defer s.conns.Done(c)
+				sess := newSession()
+				if sp.session != nil {
+					sess = sp.session(sess, tc)
+				}
+				err := targets.ServeStream(tc, sess)
+				if r, ok := sess.(protocol.Releaser); ok {
+					r.Release()
+				}
+				if err != nil && sp.crash != nil && sp.crash(err) {
+					// The exception escapes the handler and ends the
+					// accept loop: the server stops listening.
+					s.l.Close()
+				}
+			}
+			if sp.serial {
+				serve()
+			} else {
+				go serve()
+			}
+		}
+	}()
+	return s, nil
+}
+
+func (s *streamServer) Addrs() []net.Addr { return []net.Addr{s.l.Addr()} }
+
+func (s *streamServer) Close() error {
+	s.once.Do(func() {
+		s.cleanup()
+		s.conns.CloseAndWait()
+		s.loop.Wait()
+		if s.extra != nil {
+			s.extra()
+		}
+	})
+	return nil
+}
+
+// session is a protocol.Session with any method replaced.
+type session struct {
+	protocol.Session
+}
+
+// Release passes Release on to the wrapped session.
+func (s session) Release() {
+	if r, ok := s.Session.(protocol.Releaser); ok {
+		r.Release()
+	}
+}
