@@ -58,14 +58,6 @@ func connect(tg *target) *client {
 	return c
 }
 
-// connectWith is connect with client options (an echo payload size, a
-// file name).
-func connectWith(tg *target, o protocol.ClientOptions) *client {
-	c := dialClient(tg, o)
-	c.greeting()
-	return c
-}
-
 // connectNoGreeting dials tg without reading the greeting.
 func connectNoGreeting(tg *target) *client {
 	return dialClient(tg, protocol.ClientOptions{})
@@ -176,7 +168,3 @@ func quote(b []byte) string {
 	}
 	return strings.TrimSpace(s)
 }
-
-// within is a generous bound for "promptly": loaded CI machines are slow,
-// and the suite never asserts speed.
-func within(tg *target) time.Duration { return tg.timeout }

@@ -18,6 +18,7 @@ const (
 	// echo target of the same model runs with the full count, and the fork
 	// model spends a process per connection.
 	churnCyclesShort = 100
+	churnBudget      = 30 * time.Second
 )
 
 // resilienceSpecs: clients that misbehave, then many short connections.
@@ -80,7 +81,10 @@ func resilienceSpecs(tg *target) {
 		if tg.oneWay {
 			AddReportEntry("one-way", "each cycle reads the first line of the stream, then closes")
 		}
-		deadline := time.Now().Add(time.Duration(cycles) * 50 * time.Millisecond)
+		// A bound on the whole loop (each step has its own timeout too):
+		// generous, so that a slow machine never fails it, yet a server
+		// that takes a second per message (time.sleep(1)) does.
+		deadline := time.Now().Add(max(churnBudget, time.Duration(cycles)*50*time.Millisecond))
 		for i := 0; i < cycles; i++ {
 			if time.Now().After(deadline) {
 				failf(fmt.Sprintf("%d connect/request/close cycles", cycles), fmt.Sprintf("only %d done by the time limit", i),
