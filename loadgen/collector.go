@@ -61,7 +61,7 @@ func (c *collector) add(h *ivHists) {
 
 func (c *collector) progress(now time.Time) {
 	var reqs, errs int64
-	for _, w := range c.r.workers {
+	for _, w := range c.r.stats {
 		reqs += w.liveReqs.Load()
 		errs += w.liveErrs.Load()
 	}
@@ -117,7 +117,7 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 			Corrected: h.corrected, Uncorrected: h.uncorrected, Connect: h.connect,
 		})
 	}
-	for _, w := range r.workers {
+	for _, w := range r.stats {
 		for i, n := range w.errs {
 			res.Errors[i] += n
 			if n > 0 {

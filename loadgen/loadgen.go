@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -90,7 +91,25 @@ type Config struct {
 	Progress func(Progress)
 	// Tag names the run in logs and summaries (no spaces or commas).
 	Tag string
+	// Engine is how connections are driven: EngineEpoll (the default for
+	// stream networks on Linux) or EngineGoroutine (the only one for
+	// datagram networks and elsewhere). Empty picks the default.
+	Engine string
+	// Threads is the number of epoll threads, each driving its share of
+	// the connections (default runtime.GOMAXPROCS(0), at most Connections).
+	Threads int
 }
+
+// Engines of Config.Engine.
+const (
+	// EngineEpoll drives many non-blocking sockets from each of a few
+	// OS threads, each with its own epoll loop, as wrk does: a read is
+	// made only when epoll reports the socket readable.
+	EngineEpoll = "epoll"
+	// EngineGoroutine drives each connection from its own goroutine with
+	// blocking calls over Go's netpoller.
+	EngineGoroutine = "goroutine"
+)
 
 // Progress is a live snapshot of a running load.
 type Progress struct {
@@ -126,6 +145,10 @@ func (c *Config) normalize() error {
 	if c.Interval == 0 {
 		c.Interval = time.Second
 	}
+	if c.Threads == 0 {
+		c.Threads = runtime.GOMAXPROCS(0)
+	}
+	c.Threads = min(c.Threads, max(c.Connections, 1))
 	switch {
 	case c.Addr == "":
 		return fmt.Errorf("%w: no target address", ErrConfig)
@@ -139,6 +162,25 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("%w: neither a duration nor a request count: every run must be bounded", ErrConfig)
 	case c.Timeout < 0 || c.ConnectTimeout < 0 || c.Warmup < 0 || c.Interval < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)
+	case c.Threads < 0:
+		return fmt.Errorf("%w: threads %d: must be positive", ErrConfig, c.Threads)
+	}
+	switch c.Engine {
+	case "":
+		c.Engine = EngineGoroutine
+		if epollAvailable && !datagram(c.Network) {
+			c.Engine = EngineEpoll
+		}
+	case EngineGoroutine:
+	case EngineEpoll:
+		if !epollAvailable {
+			return fmt.Errorf("%w: engine epoll: not available on this system", ErrConfig)
+		}
+		if datagram(c.Network) {
+			return fmt.Errorf("%w: engine epoll drives stream networks only, not %s", ErrConfig, c.Network)
+		}
+	default:
+		return fmt.Errorf("%w: engine %q (valid: %s, %s)", ErrConfig, c.Engine, EngineEpoll, EngineGoroutine)
 	}
 	switch c.Network {
 	case "tcp", "tcp4", "tcp6", "unix":
@@ -198,8 +240,18 @@ func (h *ivHists) reset(idx int64) {
 	h.connect.Reset()
 }
 
-// runner is the state shared by a run's workers. Workers never write to it
-// on the hot path: each keeps its own counters and histograms.
+// unit is one driver of connections: a goroutine-engine worker (one
+// connection) or an epoll-engine thread (many).
+type unit interface {
+	// run drives the unit's connections until the run ends.
+	run()
+	// interrupt makes run notice a cancelled run promptly; it is called
+	// from another goroutine after stop is closed.
+	interrupt()
+}
+
+// runner is the state shared by a run's units. Units never write to it on
+// the hot path: each keeps its own counters and histograms.
 type runner struct {
 	cfg     Config
 	proto   protocol.Protocol
@@ -211,7 +263,10 @@ type runner struct {
 	pub     chan *ivHists
 	free    chan *ivHists
 	stop    chan struct{}
-	workers []*worker
+	units   []unit
+	stats   []*stats
+	// cleanups run when Run returns, once no goroutine can interrupt a unit.
+	cleanups []func()
 }
 
 // Run runs the load described by cfg until its duration or request count is
@@ -240,12 +295,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer os.RemoveAll(dir)
 		r.tmpdir = dir
 	}
-	for i := range cfg.Connections {
-		w, err := newWorker(r, i)
-		if err != nil {
+	defer func() {
+		for _, f := range r.cleanups {
+			f()
+		}
+	}()
+	if cfg.Engine == EngineEpoll {
+		if err := r.newEpollThreads(); err != nil {
 			return nil, err
 		}
-		r.workers = append(r.workers, w)
+	} else {
+		for i := range cfg.Connections {
+			w, err := newWorker(r, i)
+			if err != nil {
+				return nil, err
+			}
+			r.units = append(r.units, w)
+			r.stats = append(r.stats, &w.stats)
+		}
 	}
 	start := time.Now()
 	r.base = start
@@ -264,8 +331,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		select {
 		case <-ctx.Done():
 			close(r.stop)
-			for _, w := range r.workers {
-				w.interrupt()
+			for _, u := range r.units {
+				u.interrupt()
 			}
 		case <-finished:
 		}
@@ -276,9 +343,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	go func() { defer close(colDone); col.run() }()
 
 	var wg sync.WaitGroup
-	for _, w := range r.workers {
+	for _, u := range r.units {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.run() }()
+		go func() { defer wg.Done(); u.run() }()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)

@@ -99,9 +99,17 @@ func TestClosedLoopEcho(t *testing.T) {
 		{name: "unix", cfg: Config{Network: "unix", Addr: unix, Connections: 2, Requests: 200}},
 		{name: "short connections", cfg: Config{Addr: tcp, Connections: 2, Reconnect: true, Requests: 50}},
 		{name: "duration bounded", cfg: Config{Addr: tcp, Connections: 2, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond}},
+		{name: "more connections than threads", cfg: Config{Addr: tcp, Connections: 40, Threads: 2, Requests: 400}},
+		{name: "open loop short connections", cfg: Config{Addr: tcp, Connections: 2, Rate: 200, Reconnect: true, Requests: 20}},
+		{name: "greeting (hello)", cfg: Config{Addr: startHello(t), Protocol: "hello", Connections: 3, Pipeline: 2, Requests: 60}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tc := range overEngines(tests, func(tc *struct {
+		name string
+		cfg  Config
+	}) *Config {
+		return &tc.cfg
+	}) {
+		t.Run(tc.cfg.Engine+" "+tc.name, func(t *testing.T) {
 			res := run(t, tc.cfg)
 			if n := res.TotalErrors(); n != 0 {
 				t.Fatalf("errors = %v (%v), want none", res.Errors, res.FirstErrors)
@@ -179,7 +187,16 @@ func TestOpenLoopShowsStall(t *testing.T) {
 			}
 		}
 	})
-	res := run(t, Config{Addr: srv.Addr(), Connections: 4, Rate: 200, Duration: 4 * time.Second})
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			checkStall(t, Config{Addr: srv.Addr(), Connections: 4, Rate: 200, Duration: 4 * time.Second, Engine: engine})
+		})
+	}
+}
+
+func checkStall(t *testing.T, cfg Config) {
+	res := run(t, cfg)
 	s := res.Summary()
 	t.Logf("corrected p50 %.0fus p90 %.0fus p99 %.0fus; uncorrected p50 %.0fus p90 %.0fus p99 %.0fus; late %d",
 		s.Corrected.P50Us, s.Corrected.P90Us, s.Corrected.P99Us, s.Uncorrected.P50Us, s.Uncorrected.P90Us, s.Uncorrected.P99Us, s.Late)
@@ -236,8 +253,14 @@ func TestErrorClasses(t *testing.T) {
 		{name: "nobody listening", cfg: Config{Addr: closed, Duration: 200 * time.Millisecond}, want: ConnectRefused},
 		{name: "no unix socket", cfg: Config{Network: "unix", Addr: filepath.Join(t.TempDir(), "none"), Duration: 100 * time.Millisecond}, want: ConnectRefused},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tc := range overEngines(tests, func(tc *struct {
+		name string
+		cfg  Config
+		want Class
+	}) *Config {
+		return &tc.cfg
+	}) {
+		t.Run(tc.cfg.Engine+" "+tc.name, func(t *testing.T) {
 			res := run(t, tc.cfg)
 			if res.Requests != 0 || res.Corrected.TotalCount() != 0 {
 				t.Errorf("%d requests recorded as latencies, want none", res.Requests)
@@ -255,11 +278,42 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
+// engines are the engines that drive stream networks here, the default
+// first.
+var engines = func() []string {
+	if epollAvailable {
+		return []string{EngineEpoll, EngineGoroutine}
+	}
+	return []string{EngineGoroutine}
+}()
+
+// overEngines repeats a table once per engine, naming each case after its
+// engine and setting the engine in its Config.
+func overEngines[T any](tests []T, cfg func(*T) *Config) []T {
+	var out []T
+	for _, e := range engines {
+		for _, tc := range tests {
+			c := cfg(&tc)
+			c.Engine = e
+			out = append(out, tc)
+		}
+	}
+	return out
+}
+
 func clientSize(n int) (o protocol.ClientOptions) { o.Size = n; return o }
 
 func TestWriteDirHlogDecodes(t *testing.T) {
 	addr := startEcho(t, "tcp")
-	res := run(t, Config{Addr: addr, Connections: 2, Rate: 400, Duration: 1200 * time.Millisecond, Interval: 300 * time.Millisecond, Tag: "t"})
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			checkWriteDir(t, Config{Addr: addr, Connections: 2, Rate: 400, Duration: 1200 * time.Millisecond, Interval: 300 * time.Millisecond, Tag: "t", Engine: engine})
+		})
+	}
+}
+
+func checkWriteDir(t *testing.T, cfg Config) {
+	res := run(t, cfg)
 	dir := t.TempDir()
 	if err := res.WriteDir(dir); err != nil {
 		t.Fatal(err)
@@ -330,12 +384,18 @@ func TestWriteDirHlogDecodes(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	silent := newTestServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) { checkCancel(t, silent.Addr(), engine) })
+	}
+}
+
+func checkCancel(t *testing.T, addr, engine string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var res *Result
 	go func() {
 		defer close(done)
-		res, _ = Run(ctx, Config{Addr: silent.Addr(), Connections: 3, Duration: time.Minute, Timeout: time.Minute})
+		res, _ = Run(ctx, Config{Addr: addr, Connections: 3, Duration: time.Minute, Timeout: time.Minute, Engine: engine})
 	}()
 	time.AfterFunc(200*time.Millisecond, cancel)
 	select {
@@ -393,6 +453,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "pipelined udp", cfg: Config{Network: "udp", Addr: "127.0.0.1:1", Pipeline: 2, Requests: 1}},
 		{name: "bad network", cfg: Config{Network: "sctp", Addr: "127.0.0.1:1", Requests: 1}},
 		{name: "unknown protocol", cfg: Config{Protocol: "gopher", Addr: "127.0.0.1:1", Requests: 1}},
+		{name: "unknown engine", cfg: Config{Engine: "kqueue", Addr: "127.0.0.1:1", Requests: 1}},
+		{name: "epoll over udp", cfg: Config{Engine: EngineEpoll, Network: "udp", Addr: "127.0.0.1:1", Requests: 1}},
+		{name: "negative threads", cfg: Config{Threads: -1, Addr: "127.0.0.1:1", Requests: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,16 +30,9 @@ type slot struct {
 // fields: histograms, counters and buffers are touched by its goroutine
 // alone, so the hot path takes no lock and, once the buffers have grown to
 // their working size, allocates nothing.
-//
-// Interval handoff: the worker owns its current interval's histograms
-// (cur). When a completion falls into a later interval, the worker itself
-// sends cur to the collector over a channel and takes a fresh set from the
-// collector's free list. The worker only ever hands over a histogram it will
-// not touch again, so no histogram is shared while written; the channel
-// operation happens once per interval, not per request. A worker blocked on
-// a slow server hands its interval over late, which only delays the live
-// progress line: each value still lands in the interval of its completion.
+// Its counters and histograms, with their interval handoff, are in stats.
 type worker struct {
+	stats
 	r       *runner
 	cfg     *Config
 	id      int
@@ -59,6 +52,7 @@ type worker struct {
 	rbuf  []byte
 	rlen  int
 	wbufs [][]byte
+	rep   []byte // bytes a protocol.Replier hands out
 	ring  []slot
 	head  int
 	n     int
@@ -71,21 +65,6 @@ type worker struct {
 	quota  int64 // requests to issue after warmup, or -1 for no limit
 	issued int64
 	timer  *time.Timer
-
-	cur *ivHists
-
-	errs       [numClasses]int64
-	firstErr   [numClasses]string
-	bytesOut   int64
-	bytesIn    int64
-	late       int64
-	maxLate    int64
-	unfinished int64
-
-	_        [64]byte // keep the live counters off the previous fields' cache line
-	liveReqs atomic.Int64
-	liveErrs atomic.Int64
-	_        [64]byte
 }
 
 func newWorker(r *runner, id int) (*worker, error) {
@@ -119,7 +98,7 @@ func newWorker(r *runner, id int) (*worker, error) {
 	}
 	w.timer = time.NewTimer(time.Hour)
 	w.timer.Stop()
-	w.cur = newIvHists(-1)
+	w.stats.init(r)
 	return w, nil
 }
 
@@ -313,10 +292,7 @@ func (w *worker) fill(now int64) bool {
 		if due >= w.r.measure {
 			w.issued++
 			if w.open {
-				if late := now - due; late > lateThreshold {
-					w.late++
-					w.maxLate = max(w.maxLate, late)
-				}
+				w.countLate(now, due)
 			}
 		}
 		if len(buf) == 0 {
@@ -419,17 +395,6 @@ func (w *worker) fail(c Class, err error) {
 	w.closeConn()
 }
 
-func (w *worker) count(c Class, n int, err error) {
-	if n == 0 {
-		return
-	}
-	if w.errs[c] == 0 && err != nil {
-		w.firstErr[c] = err.Error()
-	}
-	w.errs[c] += int64(n)
-	w.liveErrs.Add(int64(n))
-}
-
 // read reads once and matches what arrived against the requests in flight.
 func (w *worker) read() {
 	w.readDeadline()
@@ -494,6 +459,8 @@ func (w *worker) matchStream(t int64, eof bool) {
 		case err != nil:
 			w.fail(classify(err, false), err)
 			return
+		case !w.reply(w.greet):
+			return
 		case done:
 			w.greet = nil
 		case eof:
@@ -507,6 +474,9 @@ func (w *worker) matchStream(t int64, eof bool) {
 		p = p[k:]
 		if err != nil {
 			w.fail(classify(err, false), err)
+			return
+		}
+		if !w.reply(s.m) {
 			return
 		}
 		if !done {
@@ -535,11 +505,32 @@ func (w *worker) matchStream(t int64, eof bool) {
 	}
 }
 
+// reply sends what m, if it is a protocol.Replier, has to send after the
+// Match call just made. It returns false if the connection failed.
+func (w *worker) reply(m protocol.Matcher) bool {
+	rp, ok := m.(protocol.Replier)
+	if !ok {
+		return true
+	}
+	w.rep = rp.Reply(w.rep[:0])
+	if len(w.rep) == 0 {
+		return true
+	}
+	now := w.now()
+	w.writeDeadline(now)
+	nw, err := w.conn.Write(w.rep)
+	w.bytesOut += int64(nw)
+	if err != nil {
+		w.ioError(err, w.now())
+		return false
+	}
+	return true
+}
+
 // complete records the request at the ring's head and pops it.
 func (w *worker) complete(s *slot, t int64) {
 	if s.due >= w.r.measure {
 		w.record(t, t-s.due, t-s.sent, false)
-		w.liveReqs.Add(1)
 	}
 	s.m = nil
 	w.head++
@@ -549,43 +540,8 @@ func (w *worker) complete(s *slot, t int64) {
 	w.n--
 }
 
-// record records a completion at t: a latency pair, or (connect) a connect
-// time. Each value lands in the interval in which it completed.
-func (w *worker) record(t, corrected, uncorrected int64, connect bool) {
-	idx := (t - w.r.measure) / w.r.ival
-	if idx != w.cur.idx {
-		w.rotate(idx)
-	}
-	if connect {
-		w.cur.connect.RecordValue(clamp(uncorrected))
-		return
-	}
-	w.cur.corrected.RecordValue(clamp(corrected))
-	w.cur.uncorrected.RecordValue(clamp(uncorrected))
-}
-
-func clamp(v int64) int64 { return min(max(v, 0), HighestNs) }
-
-// rotate hands the current interval to the collector and starts interval
-// idx with a recycled set of histograms.
-func (w *worker) rotate(idx int64) {
-	if w.cur.idx >= 0 {
-		w.r.pub <- w.cur
-		select {
-		case h := <-w.r.free:
-			w.cur = h
-		default:
-			w.cur = newIvHists(idx)
-		}
-	}
-	w.cur.reset(idx)
-}
-
 func (w *worker) finish() {
 	w.abandon()
 	w.timer.Stop()
-	if w.cur.idx >= 0 {
-		w.r.pub <- w.cur
-		w.cur = nil
-	}
+	w.publish()
 }

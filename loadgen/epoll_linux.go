@@ -1,0 +1,868 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/socklab/socklab/protocol"
+)
+
+// The epoll engine drives many non-blocking stream sockets from each of a
+// few OS threads, one epoll loop per thread, as wrk does. Compared with a
+// goroutine per connection over Go's netpoller it saves, per request, the
+// read that returns EAGAIN and the park and wake-up of a goroutine: a
+// socket is read only when epoll reports it readable.
+//
+// Readiness is level-triggered. Edge-triggered readiness would oblige the
+// loop to read until EAGAIN, the very syscall this engine exists to save;
+// level-triggered readiness lets it read once per report and, if more is
+// waiting, simply be told again. Sockets wait for EPOLLIN only: EPOLLOUT is
+// added while a connect is in progress or a write came back short, which on
+// loopback is rare, so the interest changes (an epoll_ctl each) are rare.
+//
+// Timers (open-loop due times, request, greeting and connect timeouts,
+// connect back-off) live in a per-thread min-heap of connections keyed by
+// their next wake time and fire through a timerfd in the same epoll set:
+// unlike epoll_wait's millisecond timeout, a timerfd wakes the loop at the
+// nanosecond it is set for, so an open loop's requests are not sent a
+// millisecond late. Request timeouts keep the goroutine engine's slack (a
+// wake time inside [timeout, timeout+timeout/4] is left alone), so a closed
+// loop touches the heap about once per timeout/4 per connection, not once per
+// request.
+
+const epollAvailable = true
+
+// Epoll data of the two descriptors that are not connections.
+const (
+	evTimer = -1
+	evWake  = -2
+)
+
+// econn states.
+const (
+	csIdle       = iota // no socket; wakes to connect
+	csConnecting        // non-blocking connect in progress
+	csOpen              // connected
+	csDone              // finished its share of the run
+)
+
+// ethread is one epoll-engine thread: its connections, its timer heap and
+// its own counters and histograms.
+type ethread struct {
+	stats
+	cfg    *Config
+	epfd   int
+	tfd    int // timerfd
+	efd    int // eventfd, written by interrupt
+	conns  []*econn
+	heap   []*econn
+	armed  int64 // when the timerfd is set to fire, or 0
+	active int   // connections not done
+	events []unix.EpollEvent
+	stop   atomic.Bool
+	family int
+	sa     unix.Sockaddr // this thread's own copy: Connect writes into it
+	raddr  net.Addr      // for error messages
+	tcp    bool
+}
+
+// eslot is one request in flight.
+type eslot struct {
+	m    protocol.Matcher
+	rep  protocol.Replier // m as a Replier, or nil
+	due  int64
+	sent int64
+}
+
+// econn is one connection of an epoll thread, with its share of the
+// schedule (open loop) and of the request count (-n).
+type econn struct {
+	t     *ethread
+	idx   int32
+	gen   int32 // bumped on every new socket, so stale events are ignored
+	fd    int
+	state int
+	evs   uint32 // registered interest
+
+	clients []protocol.Client
+	reqs    [][]byte // request bytes per slot: matchers may refer to them
+	ring    []eslot
+	head, n int
+	seq     uint64
+	greet   protocol.Matcher
+	greetR  protocol.Replier
+	rbuf    []byte
+	rlen    int
+	out     []byte // bytes to send: requests and replies, in order
+	outOff  int
+
+	connAt  int64
+	connReq int
+	backoff int64
+
+	wake int64 // heap key
+	hidx int   // index in the heap, -1 if not in it
+
+	open   bool
+	ivalNs float64
+	offNs  float64
+	k      int64
+	quota  int64
+	issued int64
+}
+
+func (r *runner) newEpollThreads() error {
+	cfg := &r.cfg
+	var family int
+	var sa func() unix.Sockaddr
+	var raddr net.Addr
+	tcp := cfg.Network != "unix"
+	if tcp {
+		a, err := net.ResolveTCPAddr(cfg.Network, cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("load %s %s: resolve: %w", cfg.Network, cfg.Addr, err)
+		}
+		raddr = a
+		if ip4 := a.IP.To4(); ip4 != nil && cfg.Network != "tcp6" {
+			family = unix.AF_INET
+			sa = func() unix.Sockaddr { s := &unix.SockaddrInet4{Port: a.Port}; copy(s.Addr[:], ip4); return s }
+		} else {
+			family = unix.AF_INET6
+			zone := uint32(0)
+			if a.Zone != "" {
+				if ifi, err := net.InterfaceByName(a.Zone); err == nil {
+					zone = uint32(ifi.Index)
+				}
+			}
+			sa = func() unix.Sockaddr {
+				s := &unix.SockaddrInet6{Port: a.Port, ZoneId: zone}
+				copy(s.Addr[:], a.IP.To16())
+				return s
+			}
+		}
+	} else {
+		family = unix.AF_UNIX
+		raddr = &net.UnixAddr{Net: "unix", Name: cfg.Addr}
+		sa = func() unix.Sockaddr { return &unix.SockaddrUnix{Name: cfg.Addr} }
+	}
+	threads := make([]*ethread, cfg.Threads)
+	for i := range threads {
+		t, err := newEthread(r, family, sa(), raddr, tcp)
+		if err != nil {
+			for _, t := range threads[:i] {
+				t.closeFds()
+			}
+			return err
+		}
+		threads[i] = t
+		r.cleanups = append(r.cleanups, t.closeFds)
+		r.units = append(r.units, t)
+		r.stats = append(r.stats, &t.stats)
+	}
+	for id := range cfg.Connections {
+		t := threads[id%len(threads)]
+		c, err := newEconn(t, id)
+		if err != nil {
+			return err
+		}
+		t.conns = append(t.conns, c)
+	}
+	for _, t := range threads {
+		t.active = len(t.conns)
+		t.events = make([]unix.EpollEvent, min(max(len(t.conns), 1)+2, 512))
+	}
+	return nil
+}
+
+func newEthread(r *runner, family int, sa unix.Sockaddr, raddr net.Addr, tcp bool) (*ethread, error) {
+	t := &ethread{cfg: &r.cfg, epfd: -1, tfd: -1, efd: -1, family: family, sa: sa, raddr: raddr, tcp: tcp}
+	t.stats.init(r)
+	var err error
+	if t.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("load: epoll_create1: %w", err)
+	}
+	if t.tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
+		t.closeFds()
+		return nil, fmt.Errorf("load: timerfd_create: %w", err)
+	}
+	if t.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		t.closeFds()
+		return nil, fmt.Errorf("load: eventfd: %w", err)
+	}
+	for _, d := range []struct{ fd, tag int }{{t.tfd, evTimer}, {t.efd, evWake}} {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(d.tag)}
+		if err := unix.EpollCtl(t.epfd, unix.EPOLL_CTL_ADD, d.fd, &ev); err != nil {
+			t.closeFds()
+			return nil, fmt.Errorf("load: epoll_ctl: %w", err)
+		}
+	}
+	return t, nil
+}
+
+func newEconn(t *ethread, id int) (*econn, error) {
+	cfg := t.cfg
+	c := &econn{t: t, idx: int32(len(t.conns)), fd: -1, hidx: -1, quota: -1}
+	for range cfg.Pipeline {
+		cl, err := t.r.proto.NewClient(cfg.Client)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		c.clients = append(c.clients, cl)
+	}
+	c.ring = make([]eslot, cfg.Pipeline)
+	c.reqs = make([][]byte, cfg.Pipeline)
+	c.rbuf = make([]byte, 64<<10)
+	if cfg.Rate > 0 {
+		c.open = true
+		c.ivalNs = float64(cfg.Connections) / cfg.Rate * 1e9
+		c.offNs = c.ivalNs * float64(id) / float64(cfg.Connections)
+	}
+	if cfg.Requests > 0 {
+		n := int64(cfg.Connections)
+		c.quota = cfg.Requests / n
+		if int64(id) < cfg.Requests%n {
+			c.quota++
+		}
+	}
+	return c, nil
+}
+
+func (t *ethread) closeFds() {
+	for _, fd := range []*int{&t.epfd, &t.tfd, &t.efd} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
+func (t *ethread) now() int64 { return int64(time.Since(t.r.base)) }
+
+func (t *ethread) interrupt() {
+	t.stop.Store(true)
+	one := [8]byte{1}
+	unix.Write(t.efd, one[:])
+}
+
+func (t *ethread) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer t.finish()
+	now := t.now()
+	for _, c := range t.conns {
+		c.setWake(now)
+	}
+	for t.active > 0 && !t.stop.Load() {
+		now := t.now()
+		if now >= t.r.end {
+			return
+		}
+		for len(t.heap) > 0 && t.heap[0].wake <= now {
+			c := t.heap[0]
+			t.heapRemove(c)
+			c.onTimer(now)
+			if now = t.now(); now >= t.r.end || t.stop.Load() {
+				return
+			}
+		}
+		if t.active == 0 {
+			return
+		}
+		t.arm(now)
+		n, err := unix.EpollWait(t.epfd, t.events, -1)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			t.count(Other, 1, fmt.Errorf("load: epoll_wait: %w", err))
+			return
+		}
+		for i := range n {
+			ev := &t.events[i]
+			switch ev.Fd {
+			case evTimer:
+				var b [8]byte
+				rawRead(t.tfd, b[:])
+				t.armed = 0
+			case evWake:
+				var b [8]byte
+				rawRead(t.efd, b[:])
+			default:
+				if c := t.conns[ev.Fd]; ev.Pad == c.gen {
+					c.onEvent(ev.Events)
+				}
+			}
+		}
+	}
+}
+
+// arm sets the timerfd for the earliest wake time (or the end of the run)
+// unless it is already set to fire no later.
+func (t *ethread) arm(now int64) {
+	next := t.r.end
+	if len(t.heap) > 0 {
+		next = min(next, t.heap[0].wake)
+	}
+	if next >= maxInt64/2 || t.armed != 0 && t.armed <= next {
+		return
+	}
+	d := max(next-now, 1) // a zero value would disarm the timer
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d)}
+	if err := unix.TimerfdSettime(t.tfd, 0, &spec, nil); err == nil {
+		t.armed = next
+	}
+}
+
+func (t *ethread) finish() {
+	for _, c := range t.conns {
+		c.abandon()
+	}
+	t.publish()
+	// The eventfd stays open until Run returns: interrupt may still write
+	// to it from the cancelling goroutine.
+	for _, fd := range []*int{&t.epfd, &t.tfd} {
+		unix.Close(*fd)
+		*fd = -1
+	}
+}
+
+// Timer heap: a binary min-heap of connections by wake time.
+
+func (t *ethread) heapLess(i, j int) bool { return t.heap[i].wake < t.heap[j].wake }
+
+func (t *ethread) heapSwap(i, j int) {
+	h := t.heap
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+
+func (t *ethread) heapUp(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !t.heapLess(i, p) {
+			return
+		}
+		t.heapSwap(i, p)
+		i = p
+	}
+}
+
+func (t *ethread) heapDown(i int) {
+	n := len(t.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && t.heapLess(r, l) {
+			m = r
+		}
+		if !t.heapLess(m, i) {
+			return
+		}
+		t.heapSwap(i, m)
+		i = m
+	}
+}
+
+func (t *ethread) heapRemove(c *econn) {
+	i := c.hidx
+	if i < 0 {
+		return
+	}
+	last := len(t.heap) - 1
+	if i != last {
+		t.heapSwap(i, last)
+	}
+	t.heap[last] = nil
+	t.heap = t.heap[:last]
+	c.hidx = -1
+	if i != last {
+		t.heapDown(i)
+		t.heapUp(i)
+	}
+}
+
+// setWake (re)schedules c's timer at w.
+func (c *econn) setWake(w int64) {
+	t := c.t
+	c.wake = w
+	if c.hidx < 0 {
+		c.hidx = len(t.heap)
+		t.heap = append(t.heap, c)
+		t.heapUp(c.hidx)
+		return
+	}
+	t.heapDown(c.hidx)
+	t.heapUp(c.hidx)
+}
+
+func (c *econn) nextDue() int64 { return int64(c.offNs + float64(c.k)*c.ivalNs) }
+
+func (c *econn) canIssue() bool { return c.quota < 0 || c.issued < c.quota }
+
+// Raw read and write: the sockets are non-blocking, so these never block
+// and need not tell the scheduler they are in a system call.
+
+func rawRead(fd int, p []byte) (int, unix.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), 0
+}
+
+func rawWrite(fd int, p []byte) (int, unix.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), 0
+}
+
+func (c *econn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.t.cfg.Network, Addr: c.t.raddr, Err: err}
+}
+
+// onTimer runs when c's wake time has come; c is no longer in the heap.
+func (c *econn) onTimer(now int64) {
+	switch c.state {
+	case csIdle:
+		c.connect(now)
+	case csConnecting:
+		if now-c.connAt >= int64(c.t.cfg.ConnectTimeout) {
+			c.closeFd()
+			c.connectFailed(now, c.opError("dial", os.ErrDeadlineExceeded))
+			return
+		}
+		c.setWake(c.connAt + int64(c.t.cfg.ConnectTimeout))
+	case csOpen:
+		to := int64(c.t.cfg.Timeout)
+		if c.n > 0 && now-c.ring[c.head].sent >= to || c.n == 0 && c.greet != nil && now-c.connAt >= to {
+			c.fail(now, Timeout, c.opError("read", os.ErrDeadlineExceeded))
+			return
+		}
+		c.settle(now)
+	}
+}
+
+// connect opens a socket and starts a non-blocking connect, unless c has
+// issued its share (then it is done) or, with short connections in an open
+// loop, its next request is not yet due.
+func (c *econn) connect(now int64) {
+	cfg := c.t.cfg
+	if !c.canIssue() {
+		c.setDone()
+		return
+	}
+	if c.open && cfg.Reconnect {
+		if due := c.nextDue(); due > now {
+			c.setWake(min(due, c.t.r.end))
+			return
+		}
+	}
+	t := c.t
+	fd, err := unix.Socket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		c.connectFailed(now, c.opError("dial", os.NewSyscallError("socket", err)))
+		return
+	}
+	if t.tcp {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	c.fd = fd
+	c.gen++
+	c.connAt = now
+	err = unix.Connect(fd, t.sa)
+	switch err {
+	case nil:
+		if !c.register(unix.EPOLLIN) {
+			return
+		}
+		c.connected(t.now())
+	case unix.EINPROGRESS, unix.EINTR, unix.EALREADY:
+		if !c.register(unix.EPOLLOUT) {
+			return
+		}
+		c.state = csConnecting
+		c.setWake(now + int64(cfg.ConnectTimeout))
+	default:
+		c.closeFd()
+		c.connectFailed(t.now(), c.opError("dial", os.NewSyscallError("connect", err)))
+	}
+}
+
+func (c *econn) register(evs uint32) bool {
+	ev := unix.EpollEvent{Events: evs, Fd: c.idx, Pad: c.gen}
+	if err := unix.EpollCtl(c.t.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		c.closeFd()
+		c.connectFailed(c.t.now(), c.opError("dial", os.NewSyscallError("epoll_ctl", err)))
+		return false
+	}
+	c.evs = evs
+	return true
+}
+
+// interest changes the events c waits for.
+func (c *econn) interest(evs uint32) {
+	if evs == c.evs {
+		return
+	}
+	ev := unix.EpollEvent{Events: evs, Fd: c.idx, Pad: c.gen}
+	if unix.EpollCtl(c.t.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev) == nil {
+		c.evs = evs
+	}
+}
+
+// connectFailed counts a failed connect at t and retries after a back-off.
+func (c *econn) connectFailed(t int64, err error) {
+	r := c.t.r
+	if t >= r.measure {
+		c.t.count(classify(err, true), 1, err)
+	}
+	if c.open {
+		// The request due now failed with its connect.
+		if due := c.nextDue(); due <= t {
+			c.k++
+			if due >= r.measure {
+				c.issued++
+			}
+		}
+	}
+	c.state = csIdle
+	c.backoff = min(max(2*c.backoff, int64(time.Millisecond)), int64(100*time.Millisecond))
+	c.setWake(t + c.backoff)
+}
+
+func (c *econn) connected(now int64) {
+	t := c.t
+	c.state = csOpen
+	c.backoff = 0
+	if c.connAt >= t.r.measure {
+		t.record(now, -1, now-c.connAt, true)
+	}
+	c.connReq = 0
+	c.rlen, c.head, c.n = 0, 0, 0
+	c.out, c.outOff = c.out[:0], 0
+	c.greet = c.clients[0].Greeting()
+	c.greetR, _ = c.greet.(protocol.Replier)
+	c.settle(now)
+}
+
+// closeFd closes the socket (which also leaves the epoll set) and forgets
+// everything about the exchange on it.
+func (c *econn) closeFd() {
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+	c.gen++
+	c.evs = 0
+	c.greet, c.greetR = nil, nil
+	for i := range c.ring {
+		c.ring[i] = eslot{}
+	}
+	c.n, c.head, c.rlen = 0, 0, 0
+	c.out, c.outOff = c.out[:0], 0
+	c.state = csIdle
+}
+
+// reopen closes the connection and has c connect anew at once.
+func (c *econn) reopen(now int64) {
+	c.closeFd()
+	c.setWake(now)
+}
+
+func (c *econn) setDone() {
+	c.closeFd()
+	c.state = csDone
+	c.t.heapRemove(c)
+	c.t.active--
+}
+
+// fail counts every measured request in flight as an error of class cl (at
+// least one error), then reconnects.
+func (c *econn) fail(now int64, cl Class, err error) {
+	n := 0
+	for i := 0; i < c.n; i++ {
+		if c.ring[(c.head+i)%len(c.ring)].due >= c.t.r.measure {
+			n++
+		}
+	}
+	if c.n == 0 && now >= c.t.r.measure {
+		n = 1
+	}
+	c.t.count(cl, n, err)
+	c.reopen(now)
+}
+
+// abandon drops the requests in flight at the end of the run: they are
+// reported as unfinished.
+func (c *econn) abandon() {
+	if c.state == csOpen {
+		for i := 0; i < c.n; i++ {
+			if c.ring[(c.head+i)%len(c.ring)].due >= c.t.r.measure {
+				c.t.unfinished++
+			}
+		}
+	}
+	c.closeFd()
+	c.t.heapRemove(c)
+}
+
+// settle sends what is due, finishes c if it has issued its share and has
+// nothing in flight, and schedules its next wake-up.
+func (c *econn) settle(now int64) {
+	if !c.fill(now) {
+		return
+	}
+	if c.n == 0 && c.greet == nil && !c.canIssue() {
+		c.setDone()
+		return
+	}
+	c.schedule()
+}
+
+// fill queues requests while the pipeline has room and (in an open loop)
+// requests are due, then sends everything queued. It returns false if the
+// connection failed.
+func (c *econn) fill(now int64) bool {
+	t := c.t
+	cfg := t.cfg
+	for c.n < len(c.ring) && c.canIssue() {
+		if cfg.Reconnect && c.connReq > 0 {
+			break
+		}
+		due := now
+		if c.open {
+			due = c.nextDue()
+			if due > now {
+				break
+			}
+		}
+		if due >= t.r.end {
+			break
+		}
+		sent := now
+		if cfg.Reconnect {
+			sent = c.connAt
+		}
+		pos := c.head + c.n
+		if pos >= len(c.ring) {
+			pos -= len(c.ring)
+		}
+		buf, m := c.clients[pos].Next(c.reqs[pos][:0], c.seq)
+		c.reqs[pos] = buf
+		rep, _ := m.(protocol.Replier)
+		c.ring[pos] = eslot{m: m, rep: rep, due: due, sent: sent}
+		c.seq++
+		c.k++
+		c.connReq++
+		c.n++
+		if due >= t.r.measure {
+			c.issued++
+			if c.open {
+				t.countLate(now, due)
+			}
+		}
+		c.out = append(c.out, buf...)
+	}
+	return c.flush(now)
+}
+
+// flush writes what is queued until it is all sent or the socket's buffer
+// is full, in which case c waits for EPOLLOUT too.
+func (c *econn) flush(now int64) bool {
+	for c.outOff < len(c.out) {
+		n, e := rawWrite(c.fd, c.out[c.outOff:])
+		switch e {
+		case 0:
+			c.outOff += n
+			c.t.bytesOut += int64(n)
+			continue
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			c.interest(unix.EPOLLIN | unix.EPOLLOUT)
+			return true
+		}
+		c.fail(now, classify(e, false), c.opError("write", os.NewSyscallError("write", e)))
+		return false
+	}
+	c.out, c.outOff = c.out[:0], 0
+	c.interest(unix.EPOLLIN)
+	return true
+}
+
+// schedule sets c's wake time for its open connection: the head request's
+// (or the greeting's) timeout, or the next due time if that comes first.
+func (c *econn) schedule() {
+	cfg := c.t.cfg
+	to := int64(cfg.Timeout)
+	lo, hi := int64(maxInt64), int64(maxInt64)
+	switch {
+	case c.n > 0:
+		lo = c.ring[c.head].sent + to
+		hi = lo + to/4
+	case c.greet != nil:
+		lo = c.connAt + to
+		hi = lo + to/4
+	}
+	if c.open && c.n < len(c.ring) && !cfg.Reconnect && c.canIssue() {
+		if due := c.nextDue(); due < lo {
+			lo, hi = due, due
+		}
+	}
+	if lo == maxInt64 {
+		c.t.heapRemove(c)
+		return
+	}
+	if c.hidx >= 0 && c.wake >= lo && c.wake <= hi {
+		return
+	}
+	c.setWake(hi)
+}
+
+func (c *econn) onEvent(evs uint32) {
+	t := c.t
+	switch c.state {
+	case csConnecting:
+		soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		now := t.now()
+		if err == nil && soerr != 0 {
+			err = unix.Errno(soerr)
+		}
+		if err != nil {
+			c.closeFd()
+			c.connectFailed(now, c.opError("dial", os.NewSyscallError("connect", err)))
+			return
+		}
+		c.interest(unix.EPOLLIN)
+		c.connected(now)
+	case csOpen:
+		if evs&unix.EPOLLOUT != 0 && c.outOff < len(c.out) {
+			if !c.flush(t.now()) {
+				return
+			}
+		}
+		if evs&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP|unix.EPOLLRDHUP) != 0 {
+			c.read()
+		}
+	}
+}
+
+// read reads once and matches what arrived against the requests in flight.
+func (c *econn) read() {
+	t := c.t
+	n, e := rawRead(c.fd, c.rbuf[c.rlen:])
+	now := t.now()
+	switch e {
+	case 0:
+	case unix.EAGAIN, unix.EINTR:
+		return
+	default:
+		c.fail(now, classify(e, false), c.opError("read", os.NewSyscallError("read", e)))
+		return
+	}
+	t.bytesIn += int64(n)
+	c.rlen += n
+	if c.matchStream(now, n == 0) {
+		c.settle(now)
+	}
+}
+
+// matchStream matches the bytes read so far; it returns false if the
+// connection was closed.
+func (c *econn) matchStream(t int64, eof bool) bool {
+	p := c.rbuf[:c.rlen]
+	if c.greet != nil {
+		k, done, err := c.greet.Match(p, eof)
+		p = p[k:]
+		switch {
+		case err != nil:
+			c.fail(t, classify(err, false), err)
+			return false
+		case c.greetR != nil:
+			c.out = c.greetR.Reply(c.out)
+		}
+		switch {
+		case done:
+			c.greet, c.greetR = nil, nil
+		case eof:
+			c.fail(t, ShortReply, fmt.Errorf("%w: EOF in the greeting", protocol.ErrShortReply))
+			return false
+		}
+	}
+	for c.greet == nil && c.n > 0 {
+		s := &c.ring[c.head]
+		k, done, err := s.m.Match(p, eof)
+		p = p[k:]
+		if err != nil {
+			c.fail(t, classify(err, false), err)
+			return false
+		}
+		if s.rep != nil {
+			c.out = s.rep.Reply(c.out)
+		}
+		if !done {
+			if eof {
+				c.fail(t, ShortReply, fmt.Errorf("%w: EOF before the reply was complete", protocol.ErrShortReply))
+				return false
+			}
+			break
+		}
+		c.complete(s, t)
+	}
+	if len(p) > 0 && c.greet == nil && c.n == 0 {
+		c.fail(t, WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
+		return false
+	}
+	// Keep what a matcher left unconsumed for the next read.
+	c.rlen = copy(c.rbuf, p)
+	if c.rlen == len(c.rbuf) {
+		c.fail(t, WrongReply, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(c.rbuf)))
+		return false
+	}
+	if eof || c.t.cfg.Reconnect && c.n == 0 && c.greet == nil {
+		// The server ended the exchange (banner, poetry) or, with short
+		// connections, our one request is done: connect anew. A reply
+		// owed to the server is sent first, best effort.
+		if c.outOff < len(c.out) {
+			rawWrite(c.fd, c.out[c.outOff:])
+		}
+		c.reopen(t)
+		return false
+	}
+	return true
+}
+
+// complete records the request at the ring's head and pops it.
+func (c *econn) complete(s *eslot, t int64) {
+	if s.due >= c.t.r.measure {
+		c.t.record(t, t-s.due, t-s.sent, false)
+	}
+	*s = eslot{}
+	c.head++
+	if c.head == len(c.ring) {
+		c.head = 0
+	}
+	c.n--
+}
