@@ -39,11 +39,18 @@ const ReadBufferSize = 64 << 10
 // model (iterative, thread, goroutine, pool, fork) serves a connection with
 // it, so they differ only in who calls it.
 //
+// It calls the session's Release, if it has one, when the connection ends.
 // It returns nil after an orderly close, or the I/O error that ended the
 // connection (a reset, a broken pipe). Such errors end one connection, never
 // the server: callers log them and carry on.
 func ServeStream(c Conn, s protocol.Session) error {
 	defer c.Close()
+	// A session that holds resources (the file protocol's open file, an
+	// unfinished upload) is released however the connection ends: an
+	// orderly close, a reset, or the server's Close.
+	if r, ok := s.(protocol.Releaser); ok {
+		defer r.Release()
+	}
 	var out bytes.Buffer
 	buf := make([]byte, ReadBufferSize)
 	st := s.Open(time.Now(), &out)

@@ -18,6 +18,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/socklab/socklab/targets/fork"
 )
 
 // command is one subcommand. run parses args itself with a FlagSet named
@@ -43,6 +45,8 @@ func usageError(format string, args ...any) error {
 }
 
 func main() {
+	// A child of the fork model serves its connection and exits here.
+	fork.Child()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

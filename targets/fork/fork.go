@@ -49,7 +49,7 @@ var Model = targets.Model{
 	Summary:  "one process per connection: the binary re-executed with the connection as fd 3",
 	Networks: []string{targets.TCP, targets.Unix},
 	Capacity: maxConns,
-	Note:     "capacity is the child cap (--max-conns, default 64); past it, accepting waits; main must call fork.Child",
+	Note:     "at most --max-conns children (default 64); past it, accepting waits; main must call fork.Child",
 	Start:    Start,
 }
 

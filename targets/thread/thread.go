@@ -41,7 +41,7 @@ var Model = targets.Model{
 	Summary:  "one OS thread per connection: LockOSThread and blocking syscalls on a raw fd",
 	Networks: []string{targets.TCP, targets.Unix},
 	Capacity: maxConns,
-	Note:     "capacity is the thread cap (--max-conns, default 1000, under Go's 10000-thread limit); past it, accepting waits",
+	Note:     "at most --max-conns threads (default 1000, under Go's 10 000-thread limit); past it, accepting waits",
 	Start:    Start,
 }
 

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/socklab/socklab/targets"
+	"github.com/socklab/socklab/targets/fork"
+	"github.com/socklab/socklab/targets/registry"
+)
+
+func TestMain(m *testing.M) {
+	// Tests that start the fork model in this process re-execute this
+	// test binary for each connection.
+	fork.Child()
+	os.Exit(m.Run())
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// socklabBinary builds the socklab binary once for the package's tests.
+func socklabBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "socklab-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "socklab")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// served is a `socklab serve` process under test.
+type served struct {
+	cmd    *exec.Cmd
+	lines  []string // the "listening on" lines
+	stderr *bytes.Buffer
+	exited chan struct{} // closed when the process has exited
+	err    error         // its exit status, once exited is closed
+}
+
+// startServe runs socklab serve with args and reads its listening lines.
+func startServe(t *testing.T, listeners int, args ...string) *served {
+	t.Helper()
+	cmd := exec.Command(socklabBinary(t), append([]string{"serve"}, args...)...)
+	s := &served{cmd: cmd, stderr: new(bytes.Buffer), exited: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-s.exited
+	})
+	got := make(chan error, 1)
+	go func() {
+		r := bufio.NewReader(out)
+		for range listeners {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				got <- fmt.Errorf("read listening line: %w", err)
+				return
+			}
+			s.lines = append(s.lines, strings.TrimSuffix(line, "\n"))
+		}
+		got <- nil
+		io.Copy(io.Discard, r)
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("socklab serve %s: %v; stderr: %s", strings.Join(args, " "), err, s.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("socklab serve %s: no listening line in 20s", strings.Join(args, " "))
+	}
+	return s
+}
+
+// addr parses a "listening on NETWORK ADDRESS" line.
+func parseListening(t *testing.T, line string) (network, address string) {
+	t.Helper()
+	f := strings.Fields(line)
+	if len(f) != 4 || f[0] != "listening" || f[1] != "on" {
+		t.Fatalf("first stdout line %q, want \"listening on NETWORK ADDRESS\"", line)
+	}
+	return f[2], f[3]
+}
+
+// stop sends SIGTERM and checks for a graceful exit 0.
+func (s *served) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		if s.err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit 0; stderr: %s", s.err, s.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still running 20s after SIGTERM")
+	}
+}
+
+func TestServeEveryModelAnswersAndExitsOnSIGTERM(t *testing.T) {
+	for _, m := range registry.Models() {
+		for _, network := range m.Networks {
+			if network != targets.TCP && network != targets.Unix && network != targets.UDP && network != targets.Unixgram {
+				continue
+			}
+			t.Run(m.Name+"/"+network, func(t *testing.T) {
+				t.Parallel()
+				s := startServe(t, 1, "--model", m.Name, "--protocol", "echo", "--network", network)
+				gotNet, addr := parseListening(t, s.lines[0])
+				if gotNet != network {
+					t.Fatalf("listening line %q names network %s, want %s", s.lines[0], gotNet, network)
+				}
+				if targets.IsDatagram(network) {
+					echoDatagram(t, network, addr)
+				} else {
+					echoStream(t, network, addr)
+				}
+				s.stop(t)
+			})
+		}
+	}
+}
+
+func echoStream(t *testing.T, network, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout(network, addr, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "ping\n")
+	c.(interface{ CloseWrite() error }).CloseWrite()
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "ping\n" {
+		t.Fatalf("echo over %s: got %q, %v; want %q then EOF", network, got, err, "ping\n")
+	}
+}
+
+func echoDatagram(t *testing.T, network, addr string) {
+	t.Helper()
+	local := "127.0.0.1:0"
+	if network == targets.Unixgram {
+		local = filepath.Join(t.TempDir(), "client")
+	}
+	pc, err := net.ListenPacket(network, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	pc.SetDeadline(time.Now().Add(20 * time.Second))
+	var to net.Addr
+	if network == targets.Unixgram {
+		to = &net.UnixAddr{Name: addr, Net: network}
+	} else if to, err = net.ResolveUDPAddr(network, addr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.WriteTo([]byte("ping"), to); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("echo over %s: got %q, %v; want %q", network, buf[:n], err, "ping")
+	}
+}
+
+func TestServeRepeatedListen(t *testing.T) {
+	s := startServe(t, 3, "--protocol", "echo", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0")
+	seen := map[string]bool{}
+	for _, l := range s.lines {
+		network, addr := parseListening(t, l)
+		if seen[addr] {
+			t.Fatalf("address %s announced twice", addr)
+		}
+		seen[addr] = true
+		echoStream(t, network, addr)
+	}
+	s.stop(t)
+}
+
+func TestServeSIGINTExitsZero(t *testing.T) {
+	s := startServe(t, 1, "--model", "thread", "--protocol", "hello")
+	_, addr := parseListening(t, s.lines[0])
+	c, err := net.DialTimeout("tcp", addr, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	// A connection still open at shutdown must not keep the server up.
+	if _, err := io.ReadFull(c, make([]byte, len("Welcome!\n"))); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+		if s.err != nil {
+			t.Fatalf("after SIGINT with a client connected: %v, want exit 0; stderr: %s", s.err, s.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still running 20s after SIGINT")
+	}
+}
+
+func TestServeBadInputExitsTwoWithOneLine(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // in the last stderr line
+	}{
+		{name: "unknown model", args: []string{"--model", "nope"}, want: "valid: iterative, thread, goroutine"},
+		{name: "unknown protocol", args: []string{"--protocol", "nope"}, want: "valid: "},
+		{name: "unknown network", args: []string{"--network", "sctp"}, want: "valid: tcp, unix"},
+		{name: "stream protocol over udp", args: []string{"--model", "udp", "--protocol", "hello"}, want: "valid: echo"},
+		{name: "model without the network", args: []string{"--model", "thread", "--network", "udp"}, want: "valid: tcp, unix"},
+		{name: "negative workers", args: []string{"--model", "pool", "--workers", "-1"}, want: "--workers -1"},
+		{name: "bad duration", args: []string{"--line-delay", "soon"}, want: "line-delay"},
+		{name: "unknown flag", args: []string{"--frobnicate"}, want: "frobnicate"},
+		{name: "stray argument", args: []string{"extra"}, want: "unexpected argument"},
+		{name: "missing poem", args: []string{"--protocol", "poetry", "--poem", "/nonexistent/poem"}, want: "--poem"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(socklabBinary(t), append([]string{"serve"}, tt.args...)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("serve %v: %v, want exit status 2; stderr: %s", tt.args, err, stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "socklab serve: ") || !strings.Contains(last, tt.want) {
+				t.Fatalf("last stderr line %q, want \"socklab serve: …%s…\"", last, tt.want)
+			}
+		})
+	}
+}
+
+func TestServeHelpHasExample(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"serve", "-h"}, io.Discard, &stderr); code != 0 {
+		t.Fatalf("serve -h: exit %d, want 0", code)
+	}
+	for _, want := range []string{"example:", "socklab serve --model", "-listen", "-max-conns"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("serve -h lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
