@@ -169,11 +169,16 @@ func startReference(tg *target) {
 }
 
 // behave registers the spec of behaviour id for tg: its text is the
-// requirement, its labels the id and the protocol. It skips, with the
-// reason, a behaviour the catalogue says is not about tg's protocol or
-// network.
+// requirement, its labels the id and the protocol. A behaviour the catalogue
+// says is not about tg's protocol or network is skipped with the reason
+// against an external server, so its table lists every behaviour; against a
+// reference target, whose protocol is known when the tree is built, it is
+// not registered at all.
 func behave(tg *target, id string, body func()) {
 	b := catalog.Get(id)
+	if !tg.external && b.NotFor(tg.protocol, tg.kind()) != "" {
+		return
+	}
 	It(b.Requirement, Label(id, tg.protocol), func() {
 		if reason := b.NotFor(tg.protocol, tg.kind()); reason != "" {
 			Skip(reason)
