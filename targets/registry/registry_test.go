@@ -544,3 +544,110 @@ func TestEMFILEBacksOffAndKeepsServing(t *testing.T) {
 func stderrLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
+
+// fileServer starts the file protocol over a fresh root directory.
+func forEachFileServer(t *testing.T, fn func(t *testing.T, srv targets.Server, root string)) {
+	needProtocol(t, "file")
+	for _, m := range registry.Models() {
+		for _, network := range []string{targets.TCP, targets.Unix} {
+			if !m.Serves(network) {
+				continue
+			}
+			t.Run(m.Name+"/"+network, func(t *testing.T) {
+				t.Parallel()
+				root := t.TempDir()
+				srv := start(t, m, targets.Config{Network: network, Protocol: "file", Options: protocol.Options{Root: root}})
+				fn(t, srv, root)
+			})
+		}
+	}
+}
+
+// readLine reads one reply line of the file protocol, newline included.
+func readLine(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read a reply line: got %q: %v", line, err)
+	}
+	return line
+}
+
+func TestFilePutThenGetReturnsIdenticalBytes(t *testing.T) {
+	sizes := []int{0, 1, 4095, 4096, 4097, 10 << 20}
+	forEachFileServer(t, func(t *testing.T, srv targets.Server, _ string) {
+		c := dial(t, srv)
+		r := bufio.NewReader(c)
+		for _, size := range sizes {
+			name := fmt.Sprintf("f%d", size)
+			data := random(size)
+			fmt.Fprintf(c, "put>%s>%d\n", name, size)
+			if line := readLine(t, r); line != "ok\n" {
+				t.Fatalf("put %s: reply %q, want %q", name, line, "ok\n")
+			}
+			if _, err := c.Write(data); err != nil {
+				t.Fatalf("put %s: write %d bytes: %v", name, size, err)
+			}
+			// Lock-step: the get is read only after the put's bytes.
+			fmt.Fprintf(c, "get>%s\n", name)
+			if line, want := readLine(t, r), fmt.Sprintf("yes:%d\n", size); line != want {
+				t.Fatalf("get %s: reply %q, want %q", name, line, want)
+			}
+			io.WriteString(c, "ok\n")
+			h := sha256.New()
+			if n, err := io.CopyN(h, r, int64(size)); err != nil {
+				t.Fatalf("get %s: read %d of %d bytes: %v", name, n, size, err)
+			}
+			if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Fatalf("get %s: sha256 %x, want %x (the bytes put)", name, h.Sum(nil), want)
+			}
+		}
+	})
+}
+
+func TestFileNameOutsideRootRefused(t *testing.T) {
+	forEachFileServer(t, func(t *testing.T, srv targets.Server, root string) {
+		// A file beside the root, which ../ would reach.
+		outside := filepath.Join(filepath.Dir(root), filepath.Base(root)+"-secret")
+		if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(outside) })
+		c := dial(t, srv)
+		r := bufio.NewReader(c)
+		fmt.Fprintf(c, "get>../%s\n", filepath.Base(outside))
+		if line := readLine(t, r); !strings.HasPrefix(line, "no") {
+			t.Fatalf("get of a name outside the root: reply %q, want a refusal starting with no", line)
+		}
+		// The connection stays usable after a refusal.
+		fmt.Fprintf(c, "put>x>1\n")
+		if line := readLine(t, r); line != "ok\n" {
+			t.Fatalf("put after a refusal: reply %q, want %q", line, "ok\n")
+		}
+	})
+}
+
+func TestFileCutUploadLeavesNothing(t *testing.T) {
+	forEachFileServer(t, func(t *testing.T, srv targets.Server, root string) {
+		c := dial(t, srv)
+		r := bufio.NewReader(c)
+		io.WriteString(c, "put>cut>1000000\n")
+		if line := readLine(t, r); line != "ok\n" {
+			t.Fatalf("put: reply %q, want %q", line, "ok\n")
+		}
+		c.Write(random(4096))
+		// The upload ends with the connection, 4096 bytes of 1 000 000 in.
+		closeWrite(t, c)
+		if rest, err := io.ReadAll(r); err != nil {
+			t.Fatalf("after cutting the upload: read %q, %v; want EOF", rest, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "cut")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("after a cut upload, stat of its name: %v; want no such file", err)
+		}
+		next := dial(t, srv)
+		io.WriteString(next, "get>cut\n")
+		if line := readLine(t, bufio.NewReader(next)); !strings.HasPrefix(line, "no") {
+			t.Fatalf("get of a cut upload: reply %q, want a refusal", line)
+		}
+	})
+}
