@@ -651,3 +651,33 @@ func TestFileCutUploadLeavesNothing(t *testing.T) {
 		}
 	})
 }
+
+func TestCloseWithLiveClientReturnsAndReleases(t *testing.T) {
+	forEachStream(t, "hello", targets.Config{}, func(t *testing.T, _ targets.Model, srv targets.Server) {
+		c := dial(t, srv)
+		expect(t, c, "Welcome!\n") // the connection is being served
+		closed := make(chan struct{})
+		go func() {
+			srv.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(ioTimeout):
+			t.Fatal("Close did not return with a client connected")
+		}
+		// The server's side of the connection is gone: EOF or a reset,
+		// never a hang.
+		if b, err := io.ReadAll(c); err == nil && len(b) != 0 {
+			t.Fatalf("after Close: read %q", b)
+		}
+		a := srv.Addrs()[0]
+		if c2, err := net.DialTimeout(a.Network(), a.String(), time.Second); err == nil {
+			c2.Close()
+			t.Fatalf("dial %s after Close succeeded; want the listener closed", a)
+		}
+		if err := srv.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+	})
+}
