@@ -83,6 +83,11 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if cfg.MaxConns < 0 {
 		return nil, fmt.Errorf("model thread: max-conns %d: must be positive", cfg.MaxConns)
 	}
+	// This model never needs Go's netpoller, but the runtime creates it
+	// (epoll_create, one descriptor) on the first Go timer, and a failure
+	// there is fatal. Make it now, while descriptors are free, not at the
+	// first timer after the server has run out of them (EMFILE).
+	time.AfterFunc(time.Hour, func() {}).Stop()
 	addrs, rmdir, err := targets.ListenAddrs(cfg)
 	if err != nil {
 		return nil, err
