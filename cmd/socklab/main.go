@@ -99,10 +99,15 @@ func usage(w io.Writer) {
 // an example and the flags, and whose parse errors are usage errors.
 func newFlagSet(name, synopsis, example string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("socklab "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package prints its error and the usage on every parse
+	// error; socklab prints one line for bad input instead (see parse), and
+	// the full usage only for -h.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: socklab %s %s\n\nexample:\n  %s\n\nflags:\n", name, synopsis, example)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
@@ -111,11 +116,15 @@ func newFlagSet(name, synopsis, example string, stderr io.Writer) *flag.FlagSet 
 // flag package has already printed the usage) and rejecting stray
 // arguments.
 func parse(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage()
 			return err
 		}
-		return usageError("%v", err)
+		return usageError("%v (see 'socklab %s -h')", err, strings.TrimPrefix(fs.Name(), "socklab "))
 	}
 	if fs.NArg() > 0 {
 		return usageError("unexpected argument %q", fs.Arg(0))
