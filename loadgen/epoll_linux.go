@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -59,20 +59,24 @@ const (
 // its own counters and histograms.
 type ethread struct {
 	stats
-	cfg    *Config
-	epfd   int
-	tfd    int // timerfd
-	efd    int // eventfd, written by interrupt
-	conns  []*econn
-	heap   []*econn
-	armed  int64 // when the timerfd is set to fire, or 0
-	active int   // connections not done
-	events []unix.EpollEvent
-	stop   atomic.Bool
-	family int
-	sa     unix.Sockaddr // this thread's own copy: Connect writes into it
-	raddr  net.Addr      // for error messages
-	tcp    bool
+	cfg     *Config
+	epfd    int
+	tfd     int // timerfd
+	efd     int // eventfd, written by interrupt
+	conns   []*econn
+	heap    []*econn
+	armed   int64 // when the timerfd is set to fire, or 0
+	active  int   // connections not done
+	events  []unix.EpollEvent
+	stop    atomic.Bool
+	epf     *os.File        // epfd, registered in Go's netpoller
+	rc      syscall.RawConn // epf's
+	readyFn func(uintptr) bool
+	got     int
+	family  int
+	sa      unix.Sockaddr // this thread's own copy: Connect writes into it
+	raddr   net.Addr      // for error messages
+	tcp     bool
 }
 
 // eslot is one request in flight.
@@ -198,6 +202,16 @@ func newEthread(r *runner, family int, sa unix.Sockaddr, raddr net.Addr, tcp boo
 		t.closeFds()
 		return nil, fmt.Errorf("load: eventfd: %w", err)
 	}
+	if err := unix.SetNonblock(t.epfd, true); err != nil {
+		t.closeFds()
+		return nil, fmt.Errorf("load: epoll fd: %w", err)
+	}
+	t.epf = os.NewFile(uintptr(t.epfd), "epoll")
+	if t.rc, err = t.epf.SyscallConn(); err != nil {
+		t.closeFds()
+		return nil, fmt.Errorf("load: epoll fd: %w", err)
+	}
+	t.readyFn = t.ready
 	for _, d := range []struct{ fd, tag int }{{t.tfd, evTimer}, {t.efd, evWake}} {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(d.tag)}
 		if err := unix.EpollCtl(t.epfd, unix.EPOLL_CTL_ADD, d.fd, &ev); err != nil {
@@ -237,6 +251,10 @@ func newEconn(t *ethread, id int) (*econn, error) {
 }
 
 func (t *ethread) closeFds() {
+	if t.epf != nil {
+		t.epf.Close()
+		t.epf, t.epfd = nil, -1
+	}
 	for _, fd := range []*int{&t.epfd, &t.tfd, &t.efd} {
 		if *fd >= 0 {
 			unix.Close(*fd)
@@ -254,8 +272,6 @@ func (t *ethread) interrupt() {
 }
 
 func (t *ethread) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer t.finish()
 	now := t.now()
 	for _, c := range t.conns {
@@ -278,7 +294,7 @@ func (t *ethread) run() {
 			return
 		}
 		t.arm(now)
-		n, err := unix.EpollWait(t.epfd, t.events, -1)
+		n, err := t.wait()
 		if err != nil {
 			if err == unix.EINTR {
 				continue
@@ -305,6 +321,39 @@ func (t *ethread) run() {
 	}
 }
 
+// wait waits for events. It polls epfd without blocking, through a raw
+// system call that costs no scheduler work, and only when nothing is ready
+// parks the goroutine in Go's netpoller until epfd (itself pollable: it is
+// readable when one of its sockets or timers is ready) becomes readable.
+// Blocking in epoll_wait instead would hold this thread's P in a system
+// call, which, with GOMAXPROCS 1 or an in-process server, leaves the rest
+// of the program (its netpoller included) stalled until sysmon retakes the
+// P, up to 10 ms later.
+func (t *ethread) wait() (int, error) {
+	if n := t.poll(); n > 0 {
+		return n, nil
+	}
+	t.got = 0
+	if err := t.rc.Read(t.readyFn); err != nil {
+		return 0, err
+	}
+	return t.got, nil
+}
+
+// poll is epoll_wait with a zero timeout.
+func (t *ethread) poll() int {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(t.epfd), uintptr(unsafe.Pointer(&t.events[0])), uintptr(len(t.events)), 0, 0, 0)
+	if e != 0 {
+		return 0
+	}
+	return int(n)
+}
+
+func (t *ethread) ready(uintptr) bool {
+	t.got = t.poll()
+	return t.got > 0 || t.stop.Load()
+}
+
 // arm sets the timerfd for the earliest wake time (or the end of the run)
 // unless it is already set to fire no later.
 func (t *ethread) arm(now int64) {
@@ -329,10 +378,12 @@ func (t *ethread) finish() {
 	t.publish()
 	// The eventfd stays open until Run returns: interrupt may still write
 	// to it from the cancelling goroutine.
-	for _, fd := range []*int{&t.epfd, &t.tfd} {
-		unix.Close(*fd)
-		*fd = -1
+	if t.epf != nil {
+		t.epf.Close()
+		t.epf, t.epfd = nil, -1
 	}
+	unix.Close(t.tfd)
+	t.tfd = -1
 }
 
 // Timer heap: a binary min-heap of connections by wake time.

@@ -66,7 +66,11 @@ func (s *testServer) Close() {
 	s.wg.Wait()
 }
 
-func startEcho(t *testing.T, network string) string {
+func startEcho(t *testing.T, network string) string { return startEchoOn(t, network) }
+
+func startEchoTB(tb testing.TB) string { return startEchoOn(tb, "tcp") }
+
+func startEchoOn(t testing.TB, network string) string {
 	t.Helper()
 	srv, err := goroutine.Start(targets.Config{Network: network, Protocol: "echo"})
 	if err != nil {

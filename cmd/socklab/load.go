@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -51,6 +52,8 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
 	fs.StringVar(&f.out, "out", "", "write latency.hgrm, latency.hlog and summary.json into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "no live progress line")
+	fs.StringVar(&c.Engine, "engine", "", "how connections are driven: epoll (default for tcp and unix on Linux) or goroutine")
+	fs.IntVar(&c.Threads, "threads", 0, "epoll engine threads (default: the CPUs the process may use)")
 }
 
 // check validates the flags' values with messages that say the form wanted.
@@ -73,6 +76,10 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 		return usageError("--timeout and --connect-timeout want a positive duration, like --timeout 2s")
 	case c.Warmup < 0:
 		return usageError("--warmup wants a duration, like --warmup 1s")
+	case c.Threads < 0:
+		return usageError("--threads wants a positive number, like --threads 2")
+	case c.Engine != "" && c.Engine != loadgen.EngineEpoll && c.Engine != loadgen.EngineGoroutine:
+		return usageError("--engine wants %s or %s", loadgen.EngineEpoll, loadgen.EngineGoroutine)
 	case c.Client.Size < 0:
 		return usageError("--size wants a positive number of bytes, like --size 4096")
 	}
@@ -106,6 +113,7 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("load", "[flags] ADDR",
 		"socklab load -c 16 -d 5s --protocol echo --size 4096 --out /tmp/run 127.0.0.1:9000\n  socklab load --rate 2000 -c 8 -d 10s --protocol http 127.0.0.1:8080", stderr)
 	f.define(fs)
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -128,6 +136,17 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	f.cfg.Addr = f.addr
 	if err := loadgen.CheckTarget(f.cfg.Network, f.cfg.Addr, f.cfg.AllowRemote); err != nil {
 		return usageError("%v", err)
+	}
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fmt.Errorf("load: cpu profile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("load: cpu profile %s: %w", *cpuprofile, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
