@@ -12,7 +12,7 @@ import (
 
 type htmlRow struct {
 	Model, Protocol, Rate, Throughput, P50, P90, P99, P999, Max, Errors string
-	Connections                                                         int
+	Connections, Unfinished                                             int64
 }
 
 type htmlPlot struct {
@@ -55,8 +55,8 @@ Errors are failed requests by class, never latencies. Plots are drawn with gonum
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}{{range .Groups}}<h2>{{.Name}}</h2>
 <table>
-<tr><th>model</th><th>protocol</th><th>connections</th><th>rate</th><th>throughput (req/s)</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>errors</th></tr>
-{{range .Rows}}<tr><td>{{.Model}}</td><td>{{.Protocol}}</td><td class="n">{{.Connections}}</td><td class="n">{{.Rate}}</td><td class="n">{{.Throughput}}</td><td class="n">{{.P50}}</td><td class="n">{{.P90}}</td><td class="n">{{.P99}}</td><td class="n">{{.P999}}</td><td class="n">{{.Max}}</td><td>{{.Errors}}</td></tr>
+<tr><th>model</th><th>protocol</th><th>connections</th><th>rate</th><th>throughput (req/s)</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>errors</th><th>unfinished</th></tr>
+{{range .Rows}}<tr><td>{{.Model}}</td><td>{{.Protocol}}</td><td class="n">{{.Connections}}</td><td class="n">{{.Rate}}</td><td class="n">{{.Throughput}}</td><td class="n">{{.P50}}</td><td class="n">{{.P90}}</td><td class="n">{{.P99}}</td><td class="n">{{.P999}}</td><td class="n">{{.Max}}</td><td>{{.Errors}}</td><td class="n">{{.Unfinished}}</td></tr>
 {{end}}</table>
 {{range .Plots}}<figure>
 {{.SVG}}
@@ -78,11 +78,11 @@ func WriteHTML(w io.Writer, r *Run) error {
 			m := s.Summary
 			l := m.Corrected
 			hg.Rows = append(hg.Rows, htmlRow{
-				Model: s.Model, Protocol: m.Protocol, Connections: m.Connections, Rate: rateCell(m),
+				Model: s.Model, Protocol: m.Protocol, Connections: int64(m.Connections), Rate: rateCell(m),
 				Throughput: fmt.Sprintf("%.0f", m.AchievedRate),
 				P50:        loadgen.FormatDuration(l.P50Us), P90: loadgen.FormatDuration(l.P90Us),
 				P99: loadgen.FormatDuration(l.P99Us), P999: loadgen.FormatDuration(l.P999Us),
-				Max: loadgen.FormatDuration(l.MaxUs), Errors: errorsCell(m),
+				Max: loadgen.FormatDuration(l.MaxUs), Errors: errorsCell(m), Unfinished: m.Unfinished,
 			})
 		}
 		plots, err := groupPlots(g)

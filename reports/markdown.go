@@ -55,15 +55,15 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	}
 	for _, g := range groups(r) {
 		fmt.Fprintf(bw, "\n## %s\n\n", g[0].Group)
-		fmt.Fprintln(bw, "| model | protocol | connections | rate | throughput (req/s) | p50 | p90 | p99 | p99.9 | max | errors |")
-		fmt.Fprintln(bw, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(bw, "| model | protocol | connections | rate | throughput (req/s) | p50 | p90 | p99 | p99.9 | max | errors | unfinished |")
+		fmt.Fprintln(bw, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 		for _, s := range g {
 			m := s.Summary
 			l := m.Corrected
-			fmt.Fprintf(bw, "| %s | %s | %d | %s | %.0f | %s | %s | %s | %s | %s | %s |\n",
+			fmt.Fprintf(bw, "| %s | %s | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n",
 				s.Model, m.Protocol, m.Connections, rateCell(m), m.AchievedRate,
 				loadgen.FormatDuration(l.P50Us), loadgen.FormatDuration(l.P90Us), loadgen.FormatDuration(l.P99Us),
-				loadgen.FormatDuration(l.P999Us), loadgen.FormatDuration(l.MaxUs), errorsCell(m))
+				loadgen.FormatDuration(l.P999Us), loadgen.FormatDuration(l.MaxUs), errorsCell(m), m.Unfinished)
 		}
 	}
 	return bw.Flush()
