@@ -55,7 +55,8 @@ func concurrencySpecs(tg *target) {
 		if failed > 0 {
 			failf(fmt.Sprintf("all %d clients served while an idle client holds a connection", concurrentClients),
 				fmt.Sprintf("%d of them failed; the first: %v", failed, first),
-				"the server serves one client at a time (no thread, process or event loop per connection), or its pool is smaller than it claims")
+				"the server serves one client at a time (no thread, process or event loop per connection), its pool is smaller than it claims, "+
+					"or its listen backlog is too small for clients that connect at once (listen(5): the kernel drops the extra SYNs and the clients retry seconds later)")
 		}
 	})
 
