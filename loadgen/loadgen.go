@@ -18,7 +18,14 @@
 //
 // Latency is recorded in nanoseconds (1 ns to one minute, three significant
 // digits) with github.com/HdrHistogram/hdrhistogram-go, one set of
-// histograms per worker goroutine, merged per interval and at the end.
+// histograms per driver (an epoll thread, or a connection's goroutine),
+// merged per interval and at the end.
+//
+// Stream connections are driven by default by the epoll engine (Linux): a
+// few threads, each an epoll loop over non-blocking sockets that reads a
+// socket only when epoll reports it readable, as wrk does. Datagram
+// networks, and stream networks on request (Config.Engine), get the
+// goroutine engine: one goroutine per connection over Go's netpoller.
 package loadgen
 
 import (
@@ -58,8 +65,7 @@ type Config struct {
 	Protocol string
 	// Client configures the protocol's client side (echo size, hello name…).
 	Client protocol.ClientOptions
-	// Connections is the number of connections, each driven by its own
-	// worker goroutine (default 1).
+	// Connections is the number of connections (default 1).
 	Connections int
 	// Pipeline is the number of requests in flight per connection
 	// (default 1). Datagram networks take only 1.
