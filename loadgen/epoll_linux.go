@@ -649,31 +649,20 @@ func (c *econn) setDone() {
 	c.t.active--
 }
 
-// fail counts every measured request in flight as an error of class cl (at
-// least one error), then reconnects.
+// fail counts every request in flight as an error of class cl if the
+// failure falls in the measured part (at least one error), then reconnects.
 func (c *econn) fail(now int64, cl Class, err error) {
-	n := 0
-	for i := 0; i < c.n; i++ {
-		if c.ring[(c.head+i)%len(c.ring)].due >= c.t.r.measure {
-			n++
-		}
+	if inWindow(now, c.t.r.measure) {
+		c.t.count(cl, max(c.n, 1), err)
 	}
-	if c.n == 0 && now >= c.t.r.measure {
-		n = 1
-	}
-	c.t.count(cl, n, err)
 	c.reopen(now)
 }
 
 // abandon drops the requests in flight at the end of the run: they are
-// reported as unfinished.
+// reported as unfinished, whenever they were sent (see inWindow).
 func (c *econn) abandon() {
-	if c.state == csOpen {
-		for i := 0; i < c.n; i++ {
-			if c.ring[(c.head+i)%len(c.ring)].due >= c.t.r.measure {
-				c.t.unfinished++
-			}
-		}
+	if c.state == csOpen && inWindow(c.t.now(), c.t.r.measure) {
+		c.t.unfinished += int64(c.n)
 	}
 	c.closeFd()
 	c.t.heapRemove(c)
@@ -907,7 +896,7 @@ func (c *econn) matchStream(t int64, eof bool) bool {
 
 // complete records the request at the ring's head and pops it.
 func (c *econn) complete(s *eslot, t int64) {
-	if s.due >= c.t.r.measure {
+	if inWindow(t, c.t.r.measure) {
 		c.t.record(t, t-s.due, t-s.sent, false)
 	}
 	*s = eslot{}

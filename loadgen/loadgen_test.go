@@ -17,6 +17,7 @@ import (
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/goroutine"
+	"github.com/socklab/socklab/targets/iterative"
 )
 
 // testServer is a stream server whose handler the test supplies. Close
@@ -493,4 +494,33 @@ func FuzzReadSummary(f *testing.F) {
 			t.Fatalf("re-read of a written summary: %v", err)
 		}
 	})
+}
+
+// TestQueuedConnectionsAreCounted: against a server that serves one
+// connection at a time, the connections queued behind the first send their
+// first request during the warm-up and never get an answer. They must show
+// up in the results (here as unfinished requests, the run being shorter than
+// the request timeout), not vanish because their requests were sent before
+// the measured part began.
+func TestQueuedConnectionsAreCounted(t *testing.T) {
+	srv, err := iterative.Start(targets.Config{Protocol: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			res := run(t, Config{
+				Addr: srv.Addrs()[0].String(), Engine: engine, Connections: 4,
+				Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Timeout: 10 * time.Second,
+			})
+			if res.Requests == 0 {
+				t.Fatalf("no request completed; the first connection should be served")
+			}
+			if got := res.Unfinished + res.TotalErrors(); got < 3 {
+				t.Errorf("unfinished %d + errors %d = %d, want at least the 3 queued connections' requests (requests %d)",
+					res.Unfinished, res.TotalErrors(), got, res.Requests)
+			}
+		})
+	}
 }

@@ -97,3 +97,14 @@ func (s *stats) publish() {
 	}
 	s.cur = nil
 }
+
+// inWindow reports whether an outcome at t (a completion, a failure, the end
+// of the run) belongs to the results: it does if it falls in the measured
+// part, whenever its request was sent. Filtering by send time instead would
+// hide the requests a server leaves waiting: in a closed loop every
+// connection sends its first request during the warm-up, and a connection
+// queued past a server's capacity would then show as neither a latency, an
+// error nor an unfinished request. A request sent in the warm-up and answered
+// in the measured part is recorded with its whole latency, for the same
+// reason.
+func inWindow(t, measure int64) bool { return t >= measure }

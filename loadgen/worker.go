@@ -368,30 +368,23 @@ func isTimeout(err error) bool {
 }
 
 // abandon drops the requests in flight at the end of the run: they are
-// neither latencies nor errors, and are reported as unfinished.
+// neither latencies nor errors, and are reported as unfinished, whenever
+// they were sent (see inWindow).
 func (w *worker) abandon() {
-	for i := 0; i < w.n; i++ {
-		if w.ring[(w.head+i)%len(w.ring)].due >= w.r.measure {
-			w.unfinished++
-		}
+	if inWindow(w.now(), w.r.measure) {
+		w.unfinished += int64(w.n)
 	}
 	w.closeConn()
 }
 
-// fail counts every measured request in flight as an error of class c (at
-// least one error: a failure with nothing in flight, such as unsolicited
-// bytes, is still a failure), then closes the connection.
+// fail counts every request in flight as an error of class c if the failure
+// falls in the measured part (at least one error: a failure with nothing in
+// flight, such as unsolicited bytes, is still a failure), then closes the
+// connection.
 func (w *worker) fail(c Class, err error) {
-	n := 0
-	for i := 0; i < w.n; i++ {
-		if w.ring[(w.head+i)%len(w.ring)].due >= w.r.measure {
-			n++
-		}
+	if inWindow(w.now(), w.r.measure) {
+		w.count(c, max(w.n, 1), err)
 	}
-	if w.n == 0 && w.now() >= w.r.measure {
-		n = 1
-	}
-	w.count(c, n, err)
 	w.closeConn()
 }
 
@@ -529,7 +522,7 @@ func (w *worker) reply(m protocol.Matcher) bool {
 
 // complete records the request at the ring's head and pops it.
 func (w *worker) complete(s *slot, t int64) {
-	if s.due >= w.r.measure {
+	if inWindow(t, w.r.measure) {
 		w.record(t, t-s.due, t-s.sent, false)
 	}
 	s.m = nil

@@ -308,7 +308,7 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 		if o.live {
 			fmt.Fprint(o.progress, "\r\033[K")
 		}
-		fmt.Fprintf(o.progress, "%s: %.0f req/s, p99 %s, %d errors\n", label, s.AchievedRate, loadgen.FormatDuration(s.Corrected.P99Us), s.ErrorsTotal)
+		fmt.Fprintf(o.progress, "%s: %.0f req/s, p99 %s, %d errors, %d unfinished\n", label, s.AchievedRate, loadgen.FormatDuration(s.Corrected.P99Us), s.ErrorsTotal, s.Unfinished)
 		run.Scenarios = append(run.Scenarios, reports.Scenario{Group: sc.group, Model: sc.model, Dir: sub, Summary: s})
 	}
 	run.Sort()
