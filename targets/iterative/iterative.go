@@ -5,9 +5,6 @@
 package iterative
 
 import (
-	"net"
-	"sync"
-
 	"github.com/socklab/socklab/targets"
 )
 
@@ -21,61 +18,9 @@ var Model = targets.Model{
 	Start:    Start,
 }
 
-// Server is a running iterative server.
-type Server struct {
-	ls      []net.Listener
-	cleanup func()
-	conns   targets.ConnSet
-	loops   sync.WaitGroup
-	once    sync.Once
-}
-
-// Start starts a server for cfg.
+// Start starts a server for cfg. Each connection is served on its
+// listener's accept goroutine itself: nothing more is accepted there until it
+// is done.
 func Start(cfg targets.Config) (targets.Server, error) {
-	newSession, err := targets.Normalize(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	if targets.IsDatagram(cfg.Network) {
-		return nil, targets.UnsupportedNetwork("iterative", cfg.Network)
-	}
-	ls, cleanup, err := targets.Listen(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{ls: ls, cleanup: cleanup}
-	for _, l := range ls {
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
-			targets.AcceptLoop(l, cfg.Log, func(c net.Conn) {
-				// The connection is served on the accepting goroutine
-				// itself: nothing is accepted until it is done.
-				if !s.conns.Add(c, c.Close) {
-					return
-				}
-				defer s.conns.Done(c)
-				if err := targets.ServeStream(c.(targets.Conn), newSession()); err != nil {
-					cfg.Log.Debug("connection ended", "remote", c.RemoteAddr(), "err", err)
-				}
-			})
-		}()
-	}
-	return s, nil
-}
-
-// Addrs returns the listeners' addresses.
-func (s *Server) Addrs() []net.Addr { return targets.ListenerAddrs(s.ls) }
-
-// Close stops accepting, closes the connection being served and waits for
-// the accept loops to end.
-func (s *Server) Close() error {
-	s.once.Do(func() {
-		s.cleanup()
-		// The loops may be inside ServeStream: close the connections first
-		// so that they return, then wait for the loops.
-		s.conns.CloseAndWait()
-		s.loops.Wait()
-	})
-	return nil
+	return targets.StartNet("iterative", cfg, (*targets.NetServer).Serve, nil)
 }

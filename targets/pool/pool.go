@@ -34,83 +34,36 @@ func workers(cfg targets.Config) int {
 	return DefaultWorkers
 }
 
-// Server is a running worker-pool server.
-type Server struct {
-	ls      []net.Listener
-	cleanup func()
-	conns   targets.ConnSet
-	queue   queue
-	loops   sync.WaitGroup
-	workers sync.WaitGroup
-	once    sync.Once
-}
-
 // Start starts a server for cfg.
 func Start(cfg targets.Config) (targets.Server, error) {
-	newSession, err := targets.Normalize(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	if targets.IsDatagram(cfg.Network) {
-		return nil, targets.UnsupportedNetwork("pool", cfg.Network)
-	}
 	if cfg.Workers < 0 {
 		return nil, fmt.Errorf("model pool: %d workers: must be positive", cfg.Workers)
 	}
-	ls, cleanup, err := targets.Listen(cfg)
+	var q queue
+	q.init()
+	var ws sync.WaitGroup
+	s, err := targets.StartNet("pool", cfg,
+		func(_ *targets.NetServer, c net.Conn) { q.push(c) },
+		// At the end of Close every queued connection has been closed
+		// and drained by the workers; the empty, closed queue ends them.
+		func() { q.close(); ws.Wait() })
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ls: ls, cleanup: cleanup}
-	s.queue.init()
 	for range workers(cfg) {
-		s.workers.Add(1)
+		ws.Add(1)
 		go func() {
-			defer s.workers.Done()
+			defer ws.Done()
 			for {
-				c, ok := s.queue.pop()
+				c, ok := q.pop()
 				if !ok {
 					return
 				}
-				if err := targets.ServeStream(c.(targets.Conn), newSession()); err != nil {
-					cfg.Log.Debug("connection ended", "remote", c.RemoteAddr(), "err", err)
-				}
-				s.conns.Done(c)
+				s.Serve(c)
 			}
 		}()
 	}
-	for _, l := range ls {
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
-			targets.AcceptLoop(l, cfg.Log, func(c net.Conn) {
-				// A queued connection is registered at once, so that
-				// Close closes it too.
-				if s.conns.Add(c, c.Close) {
-					s.queue.push(c)
-				}
-			})
-		}()
-	}
 	return s, nil
-}
-
-// Addrs returns the listeners' addresses.
-func (s *Server) Addrs() []net.Addr { return targets.ListenerAddrs(s.ls) }
-
-// Close stops accepting, closes every connection, served or queued, and
-// waits for the workers.
-func (s *Server) Close() error {
-	s.once.Do(func() {
-		s.cleanup()
-		s.loops.Wait()
-		// Workers drain the queue of closed connections quickly, then
-		// see it closed and empty and return.
-		s.queue.close()
-		s.conns.CloseAndWait()
-		s.workers.Wait()
-	})
-	return nil
 }
 
 // queue is an unbounded FIFO of accepted connections.
