@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -133,7 +134,7 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if cfg.MaxConns < 0 {
 		return nil, fmt.Errorf("model fork: max-conns %d: must be positive", cfg.MaxConns)
 	}
-	exe, err := os.Executable()
+	exe, err := selfExe()
 	if err != nil {
 		return nil, fmt.Errorf("model fork: find own binary: %w", err)
 	}
@@ -293,4 +294,19 @@ func (s *Server) signalAll(sig os.Signal) {
 	for cmd := range s.children {
 		cmd.Process.Signal(sig)
 	}
+}
+
+// selfExe names the binary to re-execute for each connection. On Linux it is
+// /proc/self/exe, which the kernel resolves to the running binary's own
+// inode when the child execs it: children keep starting after the file on
+// disk is replaced or removed (a rebuild, an upgrade, a test runner that
+// deletes its compiled binary), where the path from os.Executable would name
+// another binary, or none.
+func selfExe() (string, error) {
+	if runtime.GOOS == "linux" {
+		if _, err := os.Stat("/proc/self/exe"); err == nil {
+			return "/proc/self/exe", nil
+		}
+	}
+	return os.Executable()
 }
