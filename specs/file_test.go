@@ -177,7 +177,7 @@ func fileSpecs(tg *target) {
 					"the server joins the name to its root without confining it (os.path.join, no check that the result stays inside)")
 			}
 		}
-		escape := fmt.Sprintf("socklab-escape-%d", GinkgoRandomSeed())
+		escape := fmt.Sprintf("socklab-escape-%d-%d", GinkgoRandomSeed(), GinkgoParallelProcess())
 		for _, name := range []string{"../" + escape, "/tmp/" + escape} {
 			err := filePut(c, name, []byte("xx"))
 			if !errors.Is(err, errNo) {

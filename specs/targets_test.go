@@ -157,7 +157,13 @@ var _ = Describe("conformance", func() {
 func startReference(tg *target) {
 	cfg := targets.Config{Network: tg.network, Protocol: tg.protocol, Options: tg.opts}
 	if tg.protocol == "file" {
-		cfg.Options.Root = GinkgoT().TempDir()
+		// The root is a directory inside a private one, so that
+		// path-traversal can plant a file beside the root without sharing
+		// it with the targets and the processes that run beside this one.
+		cfg.Options.Root = filepath.Join(GinkgoT().TempDir(), "root")
+		if err := os.Mkdir(cfg.Options.Root, 0o755); err != nil {
+			Fail(fmt.Sprintf("make the file root: %v", err))
+		}
 		tg.root = cfg.Options.Root
 	}
 	srv, err := tg.start(cfg)
