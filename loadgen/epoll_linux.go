@@ -79,14 +79,6 @@ type ethread struct {
 	tcp     bool
 }
 
-// eslot is one request in flight.
-type eslot struct {
-	m    protocol.Matcher
-	rep  protocol.Replier // m as a Replier, or nil
-	due  int64
-	sent int64
-}
-
 // econn is one connection of an epoll thread, with its share of the
 // schedule (open loop) and of the request count (-n).
 type econn struct {
@@ -97,31 +89,18 @@ type econn struct {
 	state int
 	evs   uint32 // registered interest
 
-	clients []protocol.Client
-	reqs    [][]byte // request bytes per slot: matchers may refer to them
-	ring    []eslot
-	head, n int
-	seq     uint64
-	greet   protocol.Matcher
-	greetR  protocol.Replier
-	rbuf    []byte
-	rlen    int
-	out     []byte // bytes to send: requests and replies, in order
-	outOff  int
+	requester
+	greet  protocol.Matcher
+	greetR protocol.Replier
+	rbuf   []byte
+	rlen   int
+	out    []byte // bytes to send: requests and replies, in order
+	outOff int
 
-	connAt  int64
-	connReq int
 	backoff int64
 
 	wake int64 // heap key
 	hidx int   // index in the heap, -1 if not in it
-
-	open   bool
-	ivalNs float64
-	offNs  float64
-	k      int64
-	quota  int64
-	issued int64
 }
 
 func (r *runner) newEpollThreads() error {
@@ -223,30 +202,11 @@ func newEthread(r *runner, family int, sa unix.Sockaddr, raddr net.Addr, tcp boo
 }
 
 func newEconn(t *ethread, id int) (*econn, error) {
-	cfg := t.cfg
-	c := &econn{t: t, idx: int32(len(t.conns)), fd: -1, hidx: -1, quota: -1}
-	for range cfg.Pipeline {
-		cl, err := t.r.proto.NewClient(cfg.Client)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
-		c.clients = append(c.clients, cl)
+	c := &econn{t: t, idx: int32(len(t.conns)), fd: -1, hidx: -1}
+	if err := c.requester.init(t.r, id); err != nil {
+		return nil, err
 	}
-	c.ring = make([]eslot, cfg.Pipeline)
-	c.reqs = make([][]byte, cfg.Pipeline)
 	c.rbuf = make([]byte, 64<<10)
-	if cfg.Rate > 0 {
-		c.open = true
-		c.ivalNs = float64(cfg.Connections) / cfg.Rate * 1e9
-		c.offNs = c.ivalNs * float64(id) / float64(cfg.Connections)
-	}
-	if cfg.Requests > 0 {
-		n := int64(cfg.Connections)
-		c.quota = cfg.Requests / n
-		if int64(id) < cfg.Requests%n {
-			c.quota++
-		}
-	}
 	return c, nil
 }
 
@@ -458,10 +418,6 @@ func (c *econn) setWake(w int64) {
 	t.heapUp(c.hidx)
 }
 
-func (c *econn) nextDue() int64 { return int64(c.offNs + float64(c.k)*c.ivalNs) }
-
-func (c *econn) canIssue() bool { return c.quota < 0 || c.issued < c.quota }
-
 // Raw read and write: the sockets are non-blocking, so these never block
 // and need not tell the scheduler they are in a system call.
 
@@ -589,15 +545,7 @@ func (c *econn) connectFailed(t int64, err error) {
 	if t >= r.measure {
 		c.t.count(classify(err, true), 1, err)
 	}
-	if c.open {
-		// The request due now failed with its connect.
-		if due := c.nextDue(); due <= t {
-			c.k++
-			if due >= r.measure {
-				c.issued++
-			}
-		}
-	}
+	c.skipDue(t, r.measure)
 	c.state = csIdle
 	c.backoff = min(max(2*c.backoff, int64(time.Millisecond)), int64(100*time.Millisecond))
 	c.setWake(t + c.backoff)
@@ -629,7 +577,7 @@ func (c *econn) closeFd() {
 	c.evs = 0
 	c.greet, c.greetR = nil, nil
 	for i := range c.ring {
-		c.ring[i] = eslot{}
+		c.ring[i] = slot{}
 	}
 	c.n, c.head, c.rlen = 0, 0, 0
 	c.out, c.outOff = c.out[:0], 0
@@ -685,43 +633,10 @@ func (c *econn) settle(now int64) {
 // requests are due, then sends everything queued. It returns false if the
 // connection failed.
 func (c *econn) fill(now int64) bool {
-	t := c.t
-	cfg := t.cfg
-	for c.n < len(c.ring) && c.canIssue() {
-		if cfg.Reconnect && c.connReq > 0 {
+	for {
+		buf, ok := c.issue(now, c.t.r, &c.t.stats)
+		if !ok {
 			break
-		}
-		due := now
-		if c.open {
-			due = c.nextDue()
-			if due > now {
-				break
-			}
-		}
-		if due >= t.r.end {
-			break
-		}
-		sent := now
-		if cfg.Reconnect {
-			sent = c.connAt
-		}
-		pos := c.head + c.n
-		if pos >= len(c.ring) {
-			pos -= len(c.ring)
-		}
-		buf, m := c.clients[pos].Next(c.reqs[pos][:0], c.seq)
-		c.reqs[pos] = buf
-		rep, _ := m.(protocol.Replier)
-		c.ring[pos] = eslot{m: m, rep: rep, due: due, sent: sent}
-		c.seq++
-		c.k++
-		c.connReq++
-		c.n++
-		if due >= t.r.measure {
-			c.issued++
-			if c.open {
-				t.countLate(now, due)
-			}
 		}
 		c.out = append(c.out, buf...)
 	}
@@ -869,7 +784,7 @@ func (c *econn) matchStream(t int64, eof bool) bool {
 			}
 			break
 		}
-		c.complete(s, t)
+		c.complete(t, &c.t.stats)
 	}
 	if len(p) > 0 && c.greet == nil && c.n == 0 {
 		c.fail(t, WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
@@ -892,17 +807,4 @@ func (c *econn) matchStream(t int64, eof bool) bool {
 		return false
 	}
 	return true
-}
-
-// complete records the request at the ring's head and pops it.
-func (c *econn) complete(s *eslot, t int64) {
-	if inWindow(t, c.t.r.measure) {
-		c.t.record(t, t-s.due, t-s.sent, false)
-	}
-	*s = eslot{}
-	c.head++
-	if c.head == len(c.ring) {
-		c.head = 0
-	}
-	c.n--
 }

@@ -19,13 +19,6 @@ const maxInt64 = 1<<63 - 1
 // late: the open loop's timer and scheduler jitter stays well below it.
 const lateThreshold = int64(time.Millisecond)
 
-// slot is one request in flight.
-type slot struct {
-	m    protocol.Matcher
-	due  int64 // when it was due (ns since base); equal to sent in a closed loop
-	sent int64 // when it was sent, or when its connect began with Reconnect
-}
-
 // worker drives one connection. Everything it records it records in its own
 // fields: histograms, counters and buffers are touched by its goroutine
 // alone, so the hot path takes no lock and, once the buffers have grown to
@@ -33,11 +26,11 @@ type slot struct {
 // Its counters and histograms, with their interval handoff, are in stats.
 type worker struct {
 	stats
-	r       *runner
-	cfg     *Config
-	id      int
-	clients []protocol.Client // one per pipeline slot, so a matcher is never reused while in flight
-	dgram   bool
+	requester
+	r     *runner
+	cfg   *Config
+	id    int
+	dgram bool
 
 	conn    net.Conn
 	shared  atomic.Pointer[net.Conn] // conn, for interrupt from the cancelling goroutine
@@ -45,57 +38,25 @@ type worker struct {
 	greet   protocol.Matcher // pending greeting, matched before any reply
 	rdl     int64            // current read deadline (ns since base), 0 none
 	wdl     int64            // current write deadline
-	connAt  int64            // when the current connect began
-	connReq int              // requests issued on this connection
 	backoff time.Duration
 
 	rbuf  []byte
 	rlen  int
-	wbufs [][]byte
 	rep   []byte // bytes a protocol.Replier hands out
-	ring  []slot
-	head  int
-	n     int
-	seq   uint64
-
-	open   bool
-	ivalNs float64 // open loop: ns between this worker's requests
-	offNs  float64
-	k      int64 // open loop: index of the next request in the schedule
-	quota  int64 // requests to issue after warmup, or -1 for no limit
-	issued int64
-	timer  *time.Timer
+	timer *time.Timer
 }
 
 func newWorker(r *runner, id int) (*worker, error) {
 	cfg := &r.cfg
-	w := &worker{r: r, cfg: cfg, id: id, dgram: datagram(cfg.Network), quota: -1}
-	for range cfg.Pipeline {
-		c, err := r.proto.NewClient(cfg.Client)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
-		w.clients = append(w.clients, c)
+	w := &worker{r: r, cfg: cfg, id: id, dgram: datagram(cfg.Network)}
+	if err := w.requester.init(r, id); err != nil {
+		return nil, err
 	}
-	w.ring = make([]slot, cfg.Pipeline)
-	w.wbufs = make([][]byte, cfg.Pipeline)
 	size := 64 << 10
 	if w.dgram {
 		size = 64<<10 + 1 // one more than the largest datagram, to see truncation
 	}
 	w.rbuf = make([]byte, size)
-	if cfg.Rate > 0 {
-		w.open = true
-		w.ivalNs = float64(cfg.Connections) / cfg.Rate * 1e9
-		w.offNs = w.ivalNs * float64(id) / float64(cfg.Connections)
-	}
-	if cfg.Requests > 0 {
-		c := int64(cfg.Connections)
-		w.quota = cfg.Requests / c
-		if int64(id) < cfg.Requests%c {
-			w.quota++
-		}
-	}
 	w.timer = time.NewTimer(time.Hour)
 	w.timer.Stop()
 	w.stats.init(r)
@@ -119,10 +80,6 @@ func (w *worker) interrupt() {
 		(*c).SetDeadline(time.Unix(1, 0))
 	}
 }
-
-func (w *worker) nextDue() int64 { return int64(w.offNs + float64(w.k)*w.ivalNs) }
-
-func (w *worker) canIssue() bool { return w.quota < 0 || w.issued < w.quota }
 
 func (w *worker) run() {
 	defer w.finish()
@@ -207,15 +164,7 @@ func (w *worker) connect(now int64) bool {
 		if t >= w.r.measure {
 			w.count(classify(err, true), 1, err)
 		}
-		if w.open {
-			// The request due now failed with its connect.
-			if due := w.nextDue(); due <= t {
-				w.k++
-				if due >= w.r.measure {
-					w.issued++
-				}
-			}
-		}
+		w.skipDue(t, w.r.measure)
 		w.backoff = min(max(2*w.backoff, time.Millisecond), 100*time.Millisecond)
 		w.sleepUntil(t + int64(w.backoff))
 		return false
@@ -260,40 +209,10 @@ func (w *worker) closeConn() {
 // fill sends requests while the pipeline has room and (in an open loop)
 // requests are due. It returns false if the connection failed.
 func (w *worker) fill(now int64) bool {
-	for w.n < len(w.ring) && w.canIssue() {
-		if w.cfg.Reconnect && w.connReq > 0 {
+	for {
+		buf, ok := w.issue(now, w.r, &w.stats)
+		if !ok {
 			break
-		}
-		due := now
-		if w.open {
-			due = w.nextDue()
-			if due > now {
-				break
-			}
-		}
-		if due >= w.r.end {
-			break
-		}
-		sent := now
-		if w.cfg.Reconnect {
-			sent = w.connAt
-		}
-		pos := w.head + w.n
-		if pos >= len(w.ring) {
-			pos -= len(w.ring)
-		}
-		buf, m := w.clients[pos].Next(w.wbufs[pos][:0], w.seq)
-		w.wbufs[pos] = buf
-		w.seq++
-		w.k++
-		w.connReq++
-		w.ring[pos] = slot{m: m, due: due, sent: sent}
-		w.n++
-		if due >= w.r.measure {
-			w.issued++
-			if w.open {
-				w.countLate(now, due)
-			}
 		}
 		if len(buf) == 0 {
 			continue
@@ -439,7 +358,7 @@ func (w *worker) matchDatagram(p []byte, t int64) {
 	case k < len(p):
 		w.fail(WrongReply, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
 	default:
-		w.complete(s, t)
+		w.complete(t, &w.stats)
 	}
 }
 
@@ -479,7 +398,7 @@ func (w *worker) matchStream(t int64, eof bool) {
 			}
 			break
 		}
-		w.complete(s, t)
+		w.complete(t, &w.stats)
 	}
 	if len(p) > 0 && w.greet == nil && w.n == 0 {
 		w.fail(WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
@@ -518,19 +437,6 @@ func (w *worker) reply(m protocol.Matcher) bool {
 		return false
 	}
 	return true
-}
-
-// complete records the request at the ring's head and pops it.
-func (w *worker) complete(s *slot, t int64) {
-	if inWindow(t, w.r.measure) {
-		w.record(t, t-s.due, t-s.sent, false)
-	}
-	s.m = nil
-	w.head++
-	if w.head == len(w.ring) {
-		w.head = 0
-	}
-	w.n--
 }
 
 func (w *worker) finish() {
