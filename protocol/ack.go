@@ -6,33 +6,38 @@ import (
 	"time"
 )
 
-// AckReply is the ack server's answer to every line.
-const AckReply = "Server received your message.\n"
+// AckReply is the ack server's answer to every message, without its
+// terminator (Framing.Frame adds it).
+const AckReply = "Server received your message."
 
 func init() {
 	register(Protocol{
 		Name:    "ack",
 		Summary: "each line → Server received your message.",
 		Stream:  true,
+		Framed:  true,
 		New: func(o Options) (Factory, error) {
 			if err := checkMaxLine(o.MaxLine); err != nil {
 				return nil, err
 			}
-			return func() Session { return newAckSession(o.MaxLine) }, nil
+			return func() Session { return newAckSession(o.Framing, o.MaxLine) }, nil
 		},
-		NewClient: func(ClientOptions) (Client, error) { return new(ackClient), nil },
+		NewClient: func(o ClientOptions) (Client, error) {
+			return &ackClient{f: o.Framing, want: []byte(o.Framing.Frame(AckReply))}, nil
+		},
 	})
 }
 
 // ackSession is the long-connection pool server of the tutorial: it
-// acknowledges every line until the peer half-closes.
+// acknowledges every message until the peer half-closes.
 type ackSession struct{ lines lineSession }
 
-func newAckSession(maxLine int) *ackSession {
+func newAckSession(f Framing, maxLine int) *ackSession {
 	s := &ackSession{}
-	s.lines.split = newLineSplitter(maxLine)
+	s.lines.frame = newFramer(f, maxLine)
 	s.lines.onLine = func(_ []byte, out *bytes.Buffer) bool {
 		out.WriteString(AckReply)
+		s.lines.frame.end(out)
 		return false
 	}
 	return s
@@ -48,15 +53,18 @@ func (s *ackSession) EOF(_ time.Time, out *bytes.Buffer) Step { return s.lines.e
 
 func (s *ackSession) Wake(time.Time, *bytes.Buffer) Step { return Step{Close: s.lines.closed} }
 
-// ackClient sends "message SEQ" lines and expects the acknowledgement.
-type ackClient struct{ m bytesMatcher }
+// ackClient sends "message SEQ" messages and expects the acknowledgement.
+type ackClient struct {
+	f    Framing
+	want []byte
+	m    bytesMatcher
+}
 
 func (*ackClient) Greeting() Matcher { return nil }
 
 func (c *ackClient) Next(dst []byte, seq uint64) ([]byte, Matcher) {
 	dst = append(dst, "message "...)
-	dst = strconv.AppendUint(dst, seq, 10)
-	dst = append(dst, '\n')
-	c.m.reset([]byte(AckReply))
+	dst = c.f.AppendEnd(strconv.AppendUint(dst, seq, 10))
+	c.m.reset(c.want)
 	return dst, &c.m
 }

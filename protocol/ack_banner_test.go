@@ -7,6 +7,7 @@ import (
 )
 
 func TestAckSession(t *testing.T) {
+	const ack = AckReply + "\n"
 	tests := []struct {
 		name      string
 		maxLine   int
@@ -16,13 +17,13 @@ func TestAckSession(t *testing.T) {
 		wantClose bool
 	}{
 		{name: "nothing", want: ""},
-		{name: "one line", chunks: []string{"hi\n"}, want: AckReply},
-		{name: "split line", chunks: []string{"h", "i\r", "\n"}, want: AckReply},
-		{name: "pipelined", chunks: []string{"a\nb\n\nc\n"}, want: strings.Repeat(AckReply, 4)},
-		{name: "exit is a message", chunks: []string{"exit\n"}, want: AckReply},
-		{name: "eof closes", chunks: []string{"a\n"}, eof: true, want: AckReply, wantClose: true},
-		{name: "eof mid-line", chunks: []string{"a\nb"}, eof: true, want: AckReply + AckReply, wantClose: true},
-		{name: "oversize", maxLine: 3, chunks: []string{"abc\nabcd\nx\n"}, want: AckReply + "error: line longer than 3 bytes\n", wantClose: true},
+		{name: "one line", chunks: []string{"hi\n"}, want: ack},
+		{name: "split line", chunks: []string{"h", "i\r", "\n"}, want: ack},
+		{name: "pipelined", chunks: []string{"a\nb\n\nc\n"}, want: strings.Repeat(ack, 4)},
+		{name: "exit is a message", chunks: []string{"exit\n"}, want: ack},
+		{name: "eof closes", chunks: []string{"a\n"}, eof: true, want: ack, wantClose: true},
+		{name: "eof mid-line", chunks: []string{"a\nb"}, eof: true, want: ack + ack, wantClose: true},
+		{name: "oversize", maxLine: 3, chunks: []string{"abc\nabcd\nx\n"}, want: ack + "error: line longer than 3 bytes\n", wantClose: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,7 +116,7 @@ func TestEOFMatcherShort(t *testing.T) {
 		t.Fatalf("EOF mid-banner: err = %v, want ErrShortReply", err)
 	}
 	_, m = c.Next(nil, 1)
-	if _, done, err := m.Match([]byte(BannerReply("")), false); done || err != nil {
+	if _, done, err := m.Match([]byte(BannerReply("", Line)), false); done || err != nil {
 		t.Fatalf("banner without EOF: done=%v err=%v, want neither", done, err)
 	}
 	if _, done, err := m.Match(nil, true); !done || err != nil {

@@ -12,14 +12,15 @@ import (
 const DefaultBanner = "欢迎访问服务器!"
 
 // BannerReply returns what the banner server sends for banner (the default
-// if empty): the banner's bytes exactly, then one "\n", so that line-reading
-// clients see a whole line. The tutorial sends no newline; a client reading
-// to EOF, as the tutorial's does, sees the same text either way.
-func BannerReply(banner string) string {
+// if empty) under framing f: the banner's bytes exactly, then under Line one
+// "\n", so that line-reading clients see a whole line. The tutorial (Raw)
+// sends no newline; a client reading to EOF, as the tutorial's does, sees
+// the same text either way.
+func BannerReply(banner string, f Framing) string {
 	if banner == "" {
 		banner = DefaultBanner
 	}
-	return banner + "\n"
+	return f.Frame(banner)
 }
 
 func init() {
@@ -27,8 +28,9 @@ func init() {
 		Name:    "banner",
 		Summary: "sends a UTF-8 welcome line (欢迎访问服务器!, configurable), then closes in order",
 		Stream:  true,
+		Framed:  true,
 		New: func(o Options) (Factory, error) {
-			reply := BannerReply(o.Banner)
+			reply := BannerReply(o.Banner, o.Framing)
 			return func() Session { return &bannerSession{reply: reply} }, nil
 		},
 		NewClient: newBannerClient,
@@ -51,7 +53,7 @@ func (*bannerSession) Wake(time.Time, *bytes.Buffer) Step         { return Step{
 // newBannerClient expects the banner (ClientOptions.Banner, default
 // DefaultBanner) and then EOF.
 func newBannerClient(o ClientOptions) (Client, error) {
-	return &streamClient{want: []byte(BannerReply(o.Banner))}, nil
+	return &streamClient{want: []byte(BannerReply(o.Banner, o.Framing))}, nil
 }
 
 // streamClient is the client of a protocol whose whole exchange is one

@@ -26,6 +26,7 @@ func init() {
 		Name:    "file",
 		Summary: "get>NAME → yes:SIZE, ok, bytes; put>NAME>SIZE → ok, bytes; names confined to --root",
 		Stream:  true,
+		Framed:  true,
 		New: func(o Options) (Factory, error) {
 			if err := checkMaxLine(o.MaxLine); err != nil {
 				return nil, err
@@ -40,8 +41,8 @@ func init() {
 			if !fi.IsDir() {
 				return nil, fmt.Errorf("file: root %s: not a directory", o.Root)
 			}
-			root, maxLine := o.Root, o.MaxLine
-			return func() Session { return newFileSession(root, maxLine) }, nil
+			root, f, maxLine := o.Root, o.Framing, o.MaxLine
+			return func() Session { return newFileSession(root, f, maxLine) }, nil
 		},
 		NewClient: newFileClient,
 	})
@@ -58,11 +59,15 @@ const (
 )
 
 // fileSession is the get/put server of the socketserver tutorial, made
-// lock-step and line-framed:
+// lock-step; each message below ends in "\n" under Line framing and is one
+// read (one send of the client's) under Raw, the tutorial's own format:
 //
 //	get>NAME[>...]  →  yes:SIZE | no: REASON
-//	ok              →  SIZE bytes of the file  (any other line cancels)
+//	ok              →  SIZE bytes of the file  (any other message cancels)
 //	put>NAME>SIZE   →  ok | no: REASON, then SIZE raw bytes from the client
+//
+// The tutorial's client sends get>NAME>2; the fields after NAME are ignored.
+// Under Raw, what a read holds after a put's last byte is the next message.
 //
 // A put sends nothing after its bytes, as in the tutorial; its bytes go to a
 // temporary file in the root, renamed over NAME only once all SIZE bytes
@@ -78,7 +83,7 @@ const (
 type fileSession struct {
 	rootDir string
 	root    *os.Root
-	split   lineSplitter
+	frame   framer
 	mode    fileMode
 	closed  bool
 	eof     bool // the peer half-closed, maybe mid-transfer
@@ -97,8 +102,8 @@ type fileSession struct {
 	putErr  error
 }
 
-func newFileSession(root string, maxLine int) *fileSession {
-	return &fileSession{rootDir: root, split: newLineSplitter(maxLine)}
+func newFileSession(root string, f Framing, maxLine int) *fileSession {
+	return &fileSession{rootDir: root, frame: newFramer(f, maxLine)}
 }
 
 func (*fileSession) Open(time.Time, *bytes.Buffer) Step { return Step{} }
@@ -119,7 +124,7 @@ func (s *fileSession) consume(in []byte, out *bytes.Buffer) {
 		case fileSending:
 			// A lock-step client waits for the bytes; one that sends on
 			// is held to a bound and served after the transfer.
-			if len(s.held)+len(in) > s.split.max+2 {
+			if len(s.held)+len(in) > s.frame.max()+2 {
 				s.overflow = true
 			} else {
 				s.held = append(s.held, in...)
@@ -129,11 +134,11 @@ func (s *fileSession) consume(in []byte, out *bytes.Buffer) {
 			in = in[s.receive(in):]
 			continue
 		}
-		line, rest, ok, err := s.split.next(in)
+		line, rest, ok, err := s.frame.next(in)
 		in = rest
 		switch {
 		case err != nil:
-			writeTooLong(out, s.split.max)
+			s.frame.writeTooLong(out)
 			s.close()
 		case ok:
 			s.line(line, out)
@@ -153,7 +158,7 @@ func (s *fileSession) line(line []byte, out *bytes.Buffer) {
 	}
 	cmd, err := parseFileCommand(line)
 	if err != nil {
-		fmt.Fprintf(out, "no: %v\n", err)
+		s.reply(out, "no: "+err.Error())
 		return
 	}
 	if cmd.put {
@@ -203,6 +208,12 @@ func parseFileCommand(line []byte) (fileRequest, error) {
 	return c, nil
 }
 
+// reply writes one message of the server's, with its terminator.
+func (s *fileSession) reply(out *bytes.Buffer, msg string) {
+	out.WriteString(msg)
+	s.frame.end(out)
+}
+
 // openRoot opens the root on first use, so that a session that never
 // names a file holds no descriptor.
 func (s *fileSession) openRoot() (*os.Root, error) {
@@ -231,22 +242,22 @@ func refusal(err error) string {
 func (s *fileSession) startGet(c fileRequest, out *bytes.Buffer) {
 	root, err := s.openRoot()
 	if err != nil {
-		fmt.Fprintf(out, "no: %s\n", refusal(err))
+		s.reply(out, "no: "+refusal(err))
 		return
 	}
 	f, err := root.Open(c.name)
 	if err != nil {
-		fmt.Fprintf(out, "no: %s\n", refusal(err))
+		s.reply(out, "no: "+refusal(err))
 		return
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		out.WriteString("no: not a regular file\n")
+		s.reply(out, "no: not a regular file")
 		return
 	}
 	s.src, s.left, s.mode = f, fi.Size(), fileAwaitOK
-	fmt.Fprintf(out, "yes:%d\n", s.left)
+	s.reply(out, "yes:"+strconv.FormatInt(s.left, 10))
 }
 
 // Wake streams the next part of a get once out has drained.
@@ -272,7 +283,7 @@ func (s *fileSession) Wake(_ time.Time, out *bytes.Buffer) Step {
 		s.held, s.overflow = nil, false
 		switch {
 		case overflow:
-			out.WriteString("error: too much input during a transfer\n")
+			s.reply(out, "error: too much input during a transfer")
 			s.close()
 		default:
 			s.consume(held, out)
@@ -301,7 +312,7 @@ var putSeq atomic.Uint64
 func (s *fileSession) startPut(c fileRequest, out *bytes.Buffer) {
 	root, err := s.openRoot()
 	if err != nil {
-		fmt.Fprintf(out, "no: %s\n", refusal(err))
+		s.reply(out, "no: "+refusal(err))
 		return
 	}
 	// Refuse now what the final rename would refuse: a parent that is
@@ -310,29 +321,29 @@ func (s *fileSession) startPut(c fileRequest, out *bytes.Buffer) {
 		fi, err := root.Stat(dir)
 		switch {
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			fmt.Fprintf(out, "no: %s\n", refusal(err))
+			s.reply(out, "no: "+refusal(err))
 			return
 		case err != nil || !fi.IsDir():
-			out.WriteString("no: no such directory\n")
+			s.reply(out, "no: no such directory")
 			return
 		}
 	}
 	if fi, err := root.Lstat(c.name); err == nil && !fi.Mode().IsRegular() {
-		out.WriteString("no: not a regular file\n")
+		s.reply(out, "no: not a regular file")
 		return
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(out, "no: %s\n", refusal(err))
+		s.reply(out, "no: "+refusal(err))
 		return
 	}
 	name := fmt.Sprintf(".socklab-put-%d-%d.tmp", os.Getpid(), putSeq.Add(1))
 	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		fmt.Fprintf(out, "no: %s\n", refusal(err))
+		s.reply(out, "no: "+refusal(err))
 		return
 	}
 	s.tmp, s.tmpName, s.dstName, s.left, s.putErr = f, name, c.name, c.size, nil
 	s.mode = fileReceiving
-	out.WriteString("ok\n")
+	s.reply(out, "ok")
 	if s.left == 0 {
 		s.endPut()
 	}
@@ -394,10 +405,10 @@ func (s *fileSession) EOF(_ time.Time, out *bytes.Buffer) Step {
 // unfinished last line is a command, then the session closes.
 func (s *fileSession) endInput(out *bytes.Buffer) {
 	if s.mode == fileCommand || s.mode == fileAwaitOK {
-		line, ok, err := s.split.flush()
+		line, ok, err := s.frame.flush()
 		switch {
 		case err != nil:
-			writeTooLong(out, s.split.max)
+			s.frame.writeTooLong(out)
 		case ok:
 			s.line(line, out)
 		}

@@ -11,12 +11,13 @@ import (
 const maxFileReplyLine = 1024
 
 // fileClient downloads ClientOptions.Name with get, lock-step: its matcher
-// is a Replier that hands out the "ok\n" to send once yes:SIZE arrived, so a
+// is a Replier that hands out the "ok" to send once yes:SIZE arrived, so a
 // driver must honour Replier to use it. It does not pipeline "ok" after the
 // get: were the get refused, a server would take that "ok" for a command.
 // It checks the size the server announced, not the content, which only the
 // server knows.
 type fileClient struct {
+	f   Framing
 	req []byte
 	m   fileGetMatcher
 }
@@ -31,33 +32,67 @@ func newFileClient(o ClientOptions) (Client, error) {
 	if bytes.ContainsAny([]byte(o.Name), ">\x00") {
 		return nil, fmt.Errorf("file: name %q: must not contain '>' or NUL", o.Name)
 	}
-	return &fileClient{req: []byte("get>" + o.Name + "\n")}, nil
+	return &fileClient{f: o.Framing, req: o.Framing.AppendEnd([]byte("get>" + o.Name))}, nil
 }
 
 func (*fileClient) Greeting() Matcher { return nil }
 
 func (c *fileClient) Next(dst []byte, _ uint64) ([]byte, Matcher) {
-	c.m = fileGetMatcher{}
+	c.m = fileGetMatcher{f: c.f}
 	return append(dst, c.req...), &c.m
 }
 
-// NewFileGetMatcher returns the Matcher (and Replier) of one get: a
-// yes:SIZE line, then, once its Reply "ok\n" is sent, SIZE bytes. A no…
-// line is ErrRefused.
-func NewFileGetMatcher() Matcher { return new(fileGetMatcher) }
+// NewFileGetMatcher returns the Matcher (and Replier) of one get under
+// framing f: a yes:SIZE message, then, once its Reply "ok" is sent, SIZE
+// bytes. A no… message is ErrRefused.
+func NewFileGetMatcher(f Framing) Matcher { return &fileGetMatcher{f: f} }
 
 type fileGetMatcher struct {
+	f      Framing
 	sawYes bool
 	size   int64
 	left   int64
-	reply  bool // "ok\n" is owed to the server
+	reply  bool // "ok" is owed to the server
+}
+
+// header finds the yes:SIZE or no… message at the start of p. It returns
+// the message, the bytes it takes on the wire, and false if more bytes are
+// needed. Under Line the message ends at "\n". Under Raw nothing ends it:
+// it is what the server's one send carried, so a "no…" is all of p, and
+// yes:SIZE ends after its last digit (a server that sends the bytes without
+// waiting for ok is still understood).
+func (m *fileGetMatcher) header(p []byte, eof bool) (msg []byte, n int, ok bool) {
+	if m.f == Line {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return nil, 0, false
+		}
+		return bytes.TrimSuffix(p[:i], []byte{'\r'}), i + 1, true
+	}
+	switch {
+	case len(p) == 0:
+		return nil, 0, false
+	case bytes.HasPrefix(p, []byte("yes:")):
+		i := 4
+		for i < len(p) && isDigit(p[i]) {
+			i++
+		}
+		if i == 4 && !eof && len(p) == 4 {
+			return nil, 0, false // the size is still to come
+		}
+		return p[:i], i, true
+	case len(p) < 4 && bytes.HasPrefix([]byte("yes:"), p) && !eof:
+		return nil, 0, false
+	}
+	n = min(len(p), maxFileReplyLine)
+	return p[:n], n, true
 }
 
 func (m *fileGetMatcher) Match(p []byte, eof bool) (int, bool, error) {
 	n := 0
 	if !m.sawYes {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
+		line, k, ok := m.header(p, eof)
+		if !ok {
 			if len(p) > maxFileReplyLine {
 				return 0, false, fmt.Errorf("%w: file: reply line longer than %d bytes", ErrWrongReply, maxFileReplyLine)
 			}
@@ -66,8 +101,7 @@ func (m *fileGetMatcher) Match(p []byte, eof bool) (int, bool, error) {
 			}
 			return 0, false, nil
 		}
-		line := bytes.TrimSuffix(p[:i], []byte{'\r'})
-		n = i + 1
+		n = k
 		switch {
 		case bytes.HasPrefix(line, []byte("no")):
 			return n, true, fmt.Errorf("%w: file: %q", ErrRefused, line)
@@ -93,11 +127,11 @@ func (m *fileGetMatcher) Match(p []byte, eof bool) (int, bool, error) {
 	return n, false, nil
 }
 
-// Reply hands out the "ok\n" that asks for the bytes, once.
+// Reply hands out the "ok" that asks for the bytes, once.
 func (m *fileGetMatcher) Reply(dst []byte) []byte {
 	if m.reply {
 		m.reply = false
-		dst = append(dst, "ok\n"...)
+		dst = m.f.AppendEnd(append(dst, "ok"...))
 	}
 	return dst
 }

@@ -325,7 +325,7 @@ func TestFileGetMatcher(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewFileGetMatcher()
+			m := NewFileGetMatcher(Line)
 			_, done, err := m.Match([]byte(tt.reply), tt.eof)
 			if done != tt.wantDone || !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil {
 				t.Fatalf("done=%v err=%v, want done=%v err=%v", done, err, tt.wantDone, tt.wantErr)
@@ -396,7 +396,7 @@ func FuzzFileGetMatcher(f *testing.F) {
 	f.Add([]byte("no: not found\n"), 1, false)
 	f.Fuzz(func(t *testing.T, data []byte, cut int, eof bool) {
 		cut = 1 + abs(cut)%64
-		m := NewFileGetMatcher()
+		m := NewFileGetMatcher(Line)
 		var pending []byte
 		for off := 0; off < len(data); off += cut {
 			pending = append(pending, data[off:min(off+cut, len(data))]...)

@@ -9,6 +9,7 @@ import (
 // helloClient sends one name per request. Without ClientOptions.Name each
 // request's name is "socklab-SEQ", so a reply to another request is caught.
 type helloClient struct {
+	f    Framing
 	name string
 	m    bytesMatcher
 	want []byte
@@ -21,12 +22,12 @@ func newHelloClient(o ClientOptions) (Client, error) {
 	if o.Name == HelloExit {
 		return nil, fmt.Errorf("hello: name %q: it is the exit command", o.Name)
 	}
-	return &helloClient{name: o.Name}, nil
+	return &helloClient{f: o.Framing, name: o.Name}, nil
 }
 
-func (*helloClient) Greeting() Matcher {
+func (c *helloClient) Greeting() Matcher {
 	m := new(bytesMatcher)
-	m.reset([]byte(HelloGreeting))
+	m.reset([]byte(c.f.Frame(HelloGreeting)))
 	return m
 }
 
@@ -35,9 +36,10 @@ func (c *helloClient) Next(dst []byte, seq uint64) ([]byte, Matcher) {
 	if name == "" {
 		name = "socklab-" + strconv.FormatUint(seq, 10)
 	}
-	dst = append(dst, name...)
-	dst = append(dst, '\n')
-	c.want = append(c.want[:0], HelloReply(name)...)
+	dst = c.f.AppendEnd(append(dst, name...))
+	c.want = append(c.want[:0], "Hello, "...)
+	c.want = append(c.want, name...)
+	c.want = c.f.AppendEnd(append(c.want, '!'))
 	c.m.reset(c.want)
 	return dst, &c.m
 }

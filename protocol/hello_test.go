@@ -129,10 +129,10 @@ func FuzzHelloSession(f *testing.F) {
 			t.Fatalf("two reads %q differ from one %q", got, one)
 		}
 		hs := s.(*helloSession)
-		if cap(hs.lines.split.pending) > 2*(o.MaxLine+1)+64 {
-			t.Fatalf("splitter holds %d bytes for a limit of %d", cap(hs.lines.split.pending), o.MaxLine)
+		if cap(hs.lines.frame.lines.pending) > 2*(o.MaxLine+1)+64 {
+			t.Fatalf("splitter holds %d bytes for a limit of %d", cap(hs.lines.frame.lines.pending), o.MaxLine)
 		}
-		if !strings.HasPrefix(got, HelloGreeting) {
+		if !strings.HasPrefix(got, HelloGreeting+"\n") {
 			t.Fatalf("output %q lacks the greeting", got)
 		}
 	})

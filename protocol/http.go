@@ -20,9 +20,13 @@ func init() {
 		Name:    "http",
 		Summary: "HTTP/1.1 200 Hello, world! to GET and HEAD, keep-alive, pipelining, 400 on garbage",
 		Stream:  true,
+		Framed:  true,
 		New: func(o Options) (Factory, error) {
 			if err := checkMaxLine(o.MaxLine); err != nil {
 				return nil, err
+			}
+			if o.Framing == Raw {
+				return func() Session { return new(rawHTTPSession) }, nil
 			}
 			return func() Session { return newHTTPSession(o.MaxLine) }, nil
 		},
@@ -50,6 +54,24 @@ type httpSession struct {
 	req       httpRequest
 	bodyLeft  int64
 }
+
+// rawHTTPSession is the tutorials' "HTTP" server (seed 000's handle_request)
+// under Raw framing: one read is the request, whatever it holds, and the
+// answer is one 200 response with Connection: close, then an orderly close.
+// Unlike the tutorial's bare "Hello, world!", the answer has a status line
+// and headers, so that the tutorial's GET client (seed 001), which splits
+// the head from the body at "\r\n\r\n", gets what it expects too.
+type rawHTTPSession struct{}
+
+func (rawHTTPSession) Open(time.Time, *bytes.Buffer) Step { return Step{} }
+
+func (rawHTTPSession) Data(_ []byte, _ time.Time, out *bytes.Buffer) Step {
+	writeHTTP(out, 200, "", HTTPBody, false, false, false)
+	return Step{Close: true}
+}
+
+func (rawHTTPSession) EOF(time.Time, *bytes.Buffer) Step  { return Step{Close: true} }
+func (rawHTTPSession) Wake(time.Time, *bytes.Buffer) Step { return Step{} }
 
 // httpRequest is what the server keeps of a request head.
 type httpRequest struct {

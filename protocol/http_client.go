@@ -32,7 +32,54 @@ func newHTTPClient(o ClientOptions) (Client, error) {
 	if hasCTL([]byte(host)) || bytes.ContainsAny([]byte(host), " /") {
 		return nil, fmt.Errorf("http: host %q: want a host name, optionally with :port", host)
 	}
+	if o.Framing == Raw {
+		return &rawHTTPClient{req: []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")}, nil
+	}
 	return &httpClient{req: []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n")}, nil
+}
+
+// rawHTTPClient is the tutorials' HTTP client (seed 001): one GET with
+// Connection: close per connection, the answer read to EOF. It accepts a
+// 2xx HTTP response, as httpClient does, or, as the tutorial's server (seed
+// 000) sends it, a bare body with no status line at all; an empty answer
+// is a short reply.
+type rawHTTPClient struct {
+	req []byte
+	m   rawHTTPMatcher
+}
+
+func (*rawHTTPClient) Greeting() Matcher { return nil }
+
+func (c *rawHTTPClient) Next(dst []byte, _ uint64) ([]byte, Matcher) {
+	c.m = rawHTTPMatcher{}
+	return append(dst, c.req...), &c.m
+}
+
+// rawHTTPMatcher waits for EOF, then judges everything the server sent.
+type rawHTTPMatcher struct{}
+
+func (rawHTTPMatcher) Match(p []byte, eof bool) (int, bool, error) {
+	switch {
+	case len(p) > maxResponseHead:
+		return 0, false, fmt.Errorf("%w: http: more than %d bytes before EOF", ErrWrongReply, maxResponseHead)
+	case !eof:
+		return 0, false, nil
+	case len(p) == 0:
+		return 0, false, fmt.Errorf("%w: http: the server closed without an answer", ErrShortReply)
+	case !bytes.HasPrefix(p, []byte("HTTP/")):
+		return len(p), true, nil // the tutorial's bare body
+	}
+	var m httpMatcher
+	n, done, err := m.Match(p, true)
+	switch {
+	case err != nil:
+		return n, false, err
+	case !done:
+		return n, false, fmt.Errorf("%w: http: EOF before the response was complete", ErrShortReply)
+	case n < len(p):
+		return n, false, fmt.Errorf("%w: http: %d bytes after the response", ErrWrongReply, len(p)-n)
+	}
+	return n, true, nil
 }
 
 func (*httpClient) Greeting() Matcher { return nil }

@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"errors"
-	"fmt"
 )
 
 // errLineTooLong is returned by lineSplitter for a line over its limit.
@@ -76,29 +75,25 @@ func (s *lineSplitter) flush() (line []byte, ok bool, err error) {
 // buffered reports how many bytes of an unfinished line are held.
 func (s *lineSplitter) buffered() int { return len(s.pending) }
 
-// writeTooLong writes the error line that refuses a line over max bytes.
-func writeTooLong(out *bytes.Buffer, max int) {
-	fmt.Fprintf(out, "error: line longer than %d bytes\n", max)
-}
-
-// lineSession is the skeleton of a line-framed server session: it splits the
-// input, hands each line to onLine, refuses an oversize line with an error
-// line and a close, treats an unfinished last line at EOF as a line, and
-// ignores everything after it has asked to close.
+// lineSession is the skeleton of a framed server session: it cuts the input
+// into messages (lines, or reads under Raw), hands each to onLine, refuses an
+// oversize message with an error message and a close, treats an unfinished
+// last line at EOF as a line, and ignores everything after it has asked to
+// close.
 type lineSession struct {
-	split  lineSplitter
+	frame  framer
 	closed bool
-	// onLine answers one line and reports whether to close.
+	// onLine answers one message and reports whether to close.
 	onLine func(line []byte, out *bytes.Buffer) (close bool)
 }
 
 func (l *lineSession) data(in []byte, out *bytes.Buffer) Step {
 	for !l.closed && len(in) > 0 {
-		line, rest, ok, err := l.split.next(in)
+		line, rest, ok, err := l.frame.next(in)
 		in = rest
 		switch {
 		case err != nil:
-			writeTooLong(out, l.split.max)
+			l.frame.writeTooLong(out)
 			l.closed = true
 		case ok:
 			l.closed = l.onLine(line, out)
@@ -109,10 +104,10 @@ func (l *lineSession) data(in []byte, out *bytes.Buffer) Step {
 
 func (l *lineSession) eof(out *bytes.Buffer) Step {
 	if !l.closed {
-		line, ok, err := l.split.flush()
+		line, ok, err := l.frame.flush()
 		switch {
 		case err != nil:
-			writeTooLong(out, l.split.max)
+			l.frame.writeTooLong(out)
 		case ok:
 			l.onLine(line, out)
 		}

@@ -16,12 +16,17 @@ var DefaultPoem = []string{"1111", "2222", "3333", "4444"}
 const DefaultLineDelay = 500 * time.Millisecond
 
 // PoetryReply returns everything the poetry server sends for poem (the
-// default if empty): each line followed by "\n".
-func PoetryReply(poem []string) string {
+// default if empty) under framing f: each line followed by "\n" under Line,
+// the lines back to back under Raw (the tutorial's server strips them).
+func PoetryReply(poem []string, f Framing) string {
 	if len(poem) == 0 {
 		poem = DefaultPoem
 	}
-	return strings.Join(poem, "\n") + "\n"
+	var b strings.Builder
+	for _, l := range poem {
+		b.WriteString(f.Frame(l))
+	}
+	return b.String()
 }
 
 func init() {
@@ -29,18 +34,19 @@ func init() {
 		Name:    "poetry",
 		Summary: "sends a poem one line at a time with a delay (default 500ms), then closes",
 		Stream:  true,
+		Framed:  true,
 		New: func(o Options) (Factory, error) {
 			poem, delay, err := poetryOptions(o)
 			if err != nil {
 				return nil, err
 			}
-			return func() Session { return &poetrySession{poem: poem, delay: delay} }, nil
+			return func() Session { return &poetrySession{f: o.Framing, poem: poem, delay: delay} }, nil
 		},
 		NewClient: func(o ClientOptions) (Client, error) {
 			if _, _, err := poetryOptions(o.Options); err != nil {
 				return nil, err
 			}
-			return &streamClient{want: []byte(PoetryReply(o.Poem))}, nil
+			return &streamClient{want: []byte(PoetryReply(o.Poem, o.Framing))}, nil
 		},
 	})
 }
@@ -72,6 +78,7 @@ func poetryOptions(o Options) ([]string, time.Duration, error) {
 // then closes. Input is ignored, and so is the client's EOF: a client that
 // half-closes at once still gets the whole poem, which it can still read.
 type poetrySession struct {
+	f     Framing
 	poem  []string
 	delay time.Duration
 	next  int       // index of the next line to send
@@ -85,7 +92,7 @@ func (s *poetrySession) Open(now time.Time, out *bytes.Buffer) Step {
 // send writes the next line and says when the one after it is due.
 func (s *poetrySession) send(now time.Time, out *bytes.Buffer) Step {
 	out.WriteString(s.poem[s.next])
-	out.WriteByte('\n')
+	s.f.writeEnd(out)
 	s.next++
 	s.due = now.Add(s.delay)
 	return s.step()

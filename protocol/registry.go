@@ -11,9 +11,12 @@ import (
 // Options configures a protocol's server side. The zero value gives every
 // protocol its documented default.
 type Options struct {
-	// MaxLine is the longest line accepted, excluding its terminator
-	// (default DefaultMaxLine). A longer line is refused with an error line
-	// and an orderly close.
+	// Framing is the dialect: Line (the default) or Raw, the tutorials'
+	// one send, one message. Auto is refused: a server does not probe.
+	Framing Framing
+	// MaxLine is the longest message accepted, excluding its terminator
+	// (default DefaultMaxLine). A longer one is refused with an error
+	// message and an orderly close.
 	MaxLine int
 	// Banner is the banner protocol's message (default DefaultBanner).
 	Banner string
@@ -39,6 +42,9 @@ type Protocol struct {
 	Stream bool
 	// Datagram is true for protocols served over UDP and unixgram.
 	Datagram bool
+	// Framed is true for protocols whose messages depend on the Framing
+	// (all but echo, a byte stream that needs none).
+	Framed bool
 	// New validates o and returns the factory of server sessions.
 	New func(o Options) (Factory, error)
 	// NewClient returns the client side of one connection.
@@ -67,9 +73,24 @@ var ErrUnknown = errors.New("unknown protocol")
 var registry = map[string]Protocol{}
 
 // register adds p to the registry; each protocol's file calls it from init.
+// It wraps New and NewClient so that every protocol refuses a framing that
+// is not Line or Raw in one place.
 func register(p Protocol) {
 	if _, dup := registry[p.Name]; dup {
 		panic("protocol: duplicate registration of " + p.Name)
+	}
+	newServer, newClient := p.New, p.NewClient
+	p.New = func(o Options) (Factory, error) {
+		if err := o.Framing.checkConcrete(); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		return newServer(o)
+	}
+	p.NewClient = func(o ClientOptions) (Client, error) {
+		if err := o.Framing.checkConcrete(); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		return newClient(o)
 	}
 	registry[p.Name] = p
 }
