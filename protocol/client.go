@@ -1,6 +1,10 @@
 package protocol
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
 
 // Client is the client side of a protocol: what a client sends and what a
 // correct answer is. The specs and the load generator drive servers with it.
@@ -49,3 +53,53 @@ var (
 type Replier interface {
 	Reply(dst []byte) []byte
 }
+
+// MessageMatcher reads one message of a server's under a framing, whatever
+// it says: a line up to its "\n" (the "\r" before it dropped) under Line,
+// and under Raw the bytes one read returned, since nothing else ends a raw
+// message. Message returns it once Match reported done. A message longer
+// than max bytes is a wrong reply.
+type MessageMatcher struct {
+	f   Framing
+	max int
+	msg []byte
+}
+
+// NewMessageMatcher returns a MessageMatcher for messages of at most max
+// bytes (DefaultMaxLine if max is not positive).
+func NewMessageMatcher(f Framing, max int) *MessageMatcher {
+	if max <= 0 {
+		max = DefaultMaxLine
+	}
+	return &MessageMatcher{f: f, max: max}
+}
+
+// Match implements Matcher.
+func (m *MessageMatcher) Match(p []byte, eof bool) (int, bool, error) {
+	n, end := len(p), len(p)
+	if m.f == Line {
+		if n = bytes.IndexByte(p, '\n'); n < 0 {
+			n = len(p) // no whole line yet
+		} else {
+			end = n + 1
+		}
+	}
+	switch {
+	case n > m.max:
+		return 0, false, fmt.Errorf("%w: a message longer than %d bytes", ErrWrongReply, m.max)
+	case m.f == Line && n == len(p), m.f == Raw && n == 0:
+		if eof {
+			return 0, false, fmt.Errorf("%w: EOF before a whole message", ErrShortReply)
+		}
+		return 0, false, nil
+	}
+	msg := p[:n]
+	if m.f == Line {
+		msg = bytes.TrimSuffix(msg, []byte{'\r'})
+	}
+	m.msg = append(m.msg[:0], msg...)
+	return end, true, nil
+}
+
+// Message returns the message matched last.
+func (m *MessageMatcher) Message() []byte { return m.msg }

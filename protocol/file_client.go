@@ -32,7 +32,7 @@ func newFileClient(o ClientOptions) (Client, error) {
 	if bytes.ContainsAny([]byte(o.Name), ">\x00") {
 		return nil, fmt.Errorf("file: name %q: must not contain '>' or NUL", o.Name)
 	}
-	return &fileClient{f: o.Framing, req: o.Framing.AppendEnd([]byte("get>" + o.Name))}, nil
+	return &fileClient{f: o.Framing, req: AppendFileGet(nil, o.Name, o.Framing)}, nil
 }
 
 func (*fileClient) Greeting() Matcher { return nil }
@@ -131,7 +131,23 @@ func (m *fileGetMatcher) Match(p []byte, eof bool) (int, bool, error) {
 func (m *fileGetMatcher) Reply(dst []byte) []byte {
 	if m.reply {
 		m.reply = false
-		dst = m.f.AppendEnd(append(dst, "ok"...))
+		dst = AppendFileOK(dst, m.f)
 	}
 	return dst
 }
+
+// AppendFileGet appends the get request for name under framing f.
+func AppendFileGet(dst []byte, name string, f Framing) []byte {
+	return f.AppendEnd(append(append(dst, "get>"...), name...))
+}
+
+// AppendFilePut appends the put request of size bytes under name under
+// framing f; the bytes follow once the server answered ok.
+func AppendFilePut(dst []byte, name string, size int64, f Framing) []byte {
+	dst = append(append(dst, "put>"...), name...)
+	dst = strconv.AppendInt(append(dst, '>'), size, 10)
+	return f.AppendEnd(dst)
+}
+
+// AppendFileOK appends the client's ok that asks for a get's bytes.
+func AppendFileOK(dst []byte, f Framing) []byte { return f.AppendEnd(append(dst, "ok"...)) }

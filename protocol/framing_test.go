@@ -210,3 +210,47 @@ func TestRawHTTPMatcher(t *testing.T) {
 		})
 	}
 }
+
+func TestMessageMatcher(t *testing.T) {
+	tests := []struct {
+		name     string
+		f        Framing
+		in       string
+		eof      bool
+		wantN    int
+		wantDone bool
+		wantMsg  string
+		wantErr  error
+	}{
+		{name: "line", f: Line, in: "ok\r\nrest", wantN: 4, wantDone: true, wantMsg: "ok"},
+		{name: "empty line", f: Line, in: "\n", wantN: 1, wantDone: true, wantMsg: ""},
+		{name: "unfinished line", f: Line, in: "ok"},
+		{name: "unfinished line at EOF", f: Line, in: "ok", eof: true, wantErr: ErrShortReply},
+		{name: "line too long", f: Line, in: "abcdef", wantErr: ErrWrongReply},
+		{name: "raw takes what came", f: Raw, in: "yes:5\r\n", wantN: 7, wantDone: true, wantMsg: "yes:5\r\n"},
+		{name: "raw nothing yet", f: Raw},
+		{name: "raw nothing at EOF", f: Raw, eof: true, wantErr: ErrShortReply},
+		{name: "raw too long", f: Raw, in: "abcdef", wantErr: ErrWrongReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMessageMatcher(tt.f, 5)
+			n, done, err := m.Match([]byte(tt.in), tt.eof)
+			if n != tt.wantN || done != tt.wantDone || !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil {
+				t.Fatalf("n=%d done=%v err=%v, want n=%d done=%v err=%v", n, done, err, tt.wantN, tt.wantDone, tt.wantErr)
+			}
+			if done && string(m.Message()) != tt.wantMsg {
+				t.Fatalf("message %q, want %q", m.Message(), tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestFileRequests(t *testing.T) {
+	if got := string(AppendFilePut(nil, "up.txt", 23, Raw)); got != "put>up.txt>23" {
+		t.Errorf("raw put %q", got)
+	}
+	if got := string(AppendFileGet(AppendFileOK(nil, Line), "a", Line)); got != "ok\nget>a\n" {
+		t.Errorf("line ok+get %q", got)
+	}
+}
