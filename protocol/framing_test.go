@@ -226,15 +226,15 @@ func TestMessageMatcher(t *testing.T) {
 		{name: "empty line", f: Line, in: "\n", wantN: 1, wantDone: true, wantMsg: ""},
 		{name: "unfinished line", f: Line, in: "ok"},
 		{name: "unfinished line at EOF", f: Line, in: "ok", eof: true, wantErr: ErrShortReply},
-		{name: "line too long", f: Line, in: "abcdef", wantErr: ErrWrongReply},
+		{name: "line too long", f: Line, in: "abcdefghijk", wantErr: ErrWrongReply},
 		{name: "raw takes what came", f: Raw, in: "yes:5\r\n", wantN: 7, wantDone: true, wantMsg: "yes:5\r\n"},
 		{name: "raw nothing yet", f: Raw},
 		{name: "raw nothing at EOF", f: Raw, eof: true, wantErr: ErrShortReply},
-		{name: "raw too long", f: Raw, in: "abcdef", wantErr: ErrWrongReply},
+		{name: "raw too long", f: Raw, in: "abcdefghijk", wantErr: ErrWrongReply},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewMessageMatcher(tt.f, 5)
+			m := NewMessageMatcher(tt.f, 8)
 			n, done, err := m.Match([]byte(tt.in), tt.eof)
 			if n != tt.wantN || done != tt.wantDone || !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil {
 				t.Fatalf("n=%d done=%v err=%v, want n=%d done=%v err=%v", n, done, err, tt.wantN, tt.wantDone, tt.wantErr)
