@@ -40,7 +40,7 @@ build:
 # CPU 0, the load on CPU 1. QUICK=1 for a short run; ADDR=host:port
 # PROTOCOL=name (NETWORK=unix etc.) benchmarks an external server instead.
 bench: build
-	$(BIN) bench $(if $(QUICK),--quick) $(if $(ADDR),--addr $(ADDR)) $(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(NETWORK),--network $(NETWORK)) $(if $(MODELS),--models $(MODELS)) --out reports
+	$(BIN) bench $(if $(QUICK),--quick) $(if $(ADDR),--addr $(ADDR)) $(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(NETWORK),--network $(NETWORK)) $(if $(FRAMING),--framing $(FRAMING)) $(if $(MODELS),--models $(MODELS)) --out reports
 
 # wrk and socklab load against the same HTTP servers (nginx, one worker, and
 # socklab's own http target); installs wrk and nginx from Debian if missing.

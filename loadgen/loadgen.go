@@ -63,8 +63,13 @@ type Config struct {
 	Addr string
 	// Protocol is the protocol's name (default echo).
 	Protocol string
-	// Client configures the protocol's client side (echo size, hello name…).
+	// Client configures the protocol's client side (echo size, hello name…)
+	// and its framing, Line or Raw: resolve protocol.Auto with package probe
+	// first.
 	Client protocol.ClientOptions
+	// FramingEvidence, if the framing was found by a probe, says why; it is
+	// kept in the summary beside the framing.
+	FramingEvidence string
 	// Connections is the number of connections (default 1).
 	Connections int
 	// Pipeline is the number of requests in flight per connection
@@ -206,6 +211,9 @@ func (c *Config) normalize() error {
 	}
 	if _, err := p.NewClient(c.Client); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if p.Framed && c.Client.Framing == protocol.Raw && c.Pipeline > 1 {
+		return fmt.Errorf("%w: pipeline %d under raw framing: a raw message has no end but the read that carries it, so raw clients are lock-step; use 1", ErrConfig, c.Pipeline)
 	}
 	return CheckTarget(c.Network, c.Addr, c.AllowRemote)
 }

@@ -146,8 +146,12 @@ func WriteText(w io.Writer, s Summary) error {
 	if s.Reconnect {
 		conn = "a new connection per request"
 	}
+	proto := s.Protocol
+	if s.Framing != "" {
+		proto += ", " + s.Framing + " framing"
+	}
 	fmt.Fprintf(bw, "%.2fs load of %s %s (%s), %s, %d connections x %d in flight, %s\n",
-		s.DurationS, s.Network, s.Addr, s.Protocol, mode, s.Connections, s.Pipeline, conn)
+		s.DurationS, s.Network, s.Addr, proto, mode, s.Connections, s.Pipeline, conn)
 	lat := func(name string, l Latency) {
 		fmt.Fprintf(bw, "  %s latency (count %d, mean %s, stdev %s)\n", name, l.Count, FormatDuration(l.MeanUs), FormatDuration(l.StdDevUs))
 		fmt.Fprintf(bw, "    %7s %7s %7s %7s %7s %7s %7s\n", "50%", "75%", "90%", "99%", "99.9%", "99.99%", "max")

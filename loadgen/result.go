@@ -9,6 +9,7 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/socklab/socklab/protocol"
 )
 
 // Tags of the interval histograms in a latency.hlog.
@@ -81,6 +82,8 @@ type Summary struct {
 	Network       string            `json:"network"`
 	Addr          string            `json:"addr"`
 	Protocol      string            `json:"protocol"`
+	Framing       string            `json:"framing,omitempty"`
+	Detected      string            `json:"framing_detected,omitempty"`
 	Size          int               `json:"size,omitempty"`
 	Connections   int               `json:"connections"`
 	Pipeline      int               `json:"pipeline"`
@@ -164,6 +167,8 @@ func (r *Result) Summary() Summary {
 		Network:       c.Network,
 		Addr:          c.Addr,
 		Protocol:      c.Protocol,
+		Framing:       framingOf(&c),
+		Detected:      c.FramingEvidence,
 		Connections:   c.Connections,
 		Pipeline:      c.Pipeline,
 		Reconnect:     c.Reconnect,
@@ -230,3 +235,12 @@ func ReadSummary(rd io.Reader) (Summary, error) {
 
 // ErrSummaryVersion is returned for a summary.json of another version.
 var ErrSummaryVersion = errors.New("unsupported summary version")
+
+// framingOf names the framing of a run of a framed protocol ("" for echo,
+// which has none).
+func framingOf(c *Config) string {
+	if p, err := protocol.Lookup(c.Protocol); err == nil && p.Framed {
+		return c.Client.Framing.String()
+	}
+	return ""
+}

@@ -132,7 +132,11 @@ func externalPlan(protocolName string, size int, quick bool) benchPlan {
 // target is a running server under test.
 type target struct {
 	network, addr string
-	stop          func() error
+	// framing is what the target speaks: line for the reference targets,
+	// given or probed for an external server.
+	framing         protocol.Framing
+	framingEvidence string
+	stop            func() error
 }
 
 // starter starts model serving protocol. The CLI starts each as its own
@@ -291,6 +295,7 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 			Timeout: o.plan.timeout, ConnectTimeout: time.Second, Tag: sc.model,
 		}
 		cfg.Client.Size = sc.size
+		cfg.Client.Framing, cfg.FramingEvidence = t.framing, t.framingEvidence
 		label := fmt.Sprintf("[%d/%d] %s, %s, %d connections", i+1, n, sc.group, sc.model, sc.conns)
 		if sc.rate > 0 {
 			label += fmt.Sprintf(", %g req/s", sc.rate)
@@ -366,6 +371,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	proto := fs.String("protocol", "echo", "the external server's protocol")
 	network := fs.String("network", "tcp", "the external server's network")
 	size := fs.Int("size", 64, "echo payload size for an external server")
+	framing := protocol.Auto
+	fs.Var(&framing, "framing", "the external server's "+framingUsage)
 	out := fs.String("out", "reports", "directory of the run directories")
 	modelsFlag := fs.String("models", "", "comma-separated models to run (default: every stream model; --quick: goroutine, iterative, epoll)")
 	inproc := fs.Bool("in-process", false, "run the targets in this process instead of one process each")
@@ -392,7 +399,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return usageError("%v", err)
 		}
 		o.plan = externalPlan(*proto, *size, *quick)
-		o.external = &target{network: *network, addr: *addr, stop: func() error { return nil }}
+		probed := loadgen.Config{Network: *network, Addr: *addr, Protocol: *proto, Client: protocol.ClientOptions{Options: protocol.Options{Framing: framing}}}
+		if err := resolveFraming(context.Background(), &probed, stdout); err != nil {
+			return err
+		}
+		o.external = &target{network: *network, addr: *addr, framing: probed.Client.Framing,
+			framingEvidence: probed.FramingEvidence, stop: func() error { return nil }}
 	} else {
 		models := streamModels()
 		if *modelsFlag != "" {

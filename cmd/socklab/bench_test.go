@@ -68,6 +68,10 @@ func TestLoadAndReportCLI(t *testing.T) {
 		{name: "merge without out", args: []string{"report", "merge", "x"}, wantCode: 2, wantErr: "--out"},
 		{name: "bench bad model", args: []string{"bench", "--models", "nope"}, wantCode: 2, wantErr: "unknown model"},
 		{name: "load help", args: []string{"load", "-h"}, wantCode: 0, wantErr: "example:"},
+		{name: "flags after the address", args: []string{"load", "127.0.0.1:1", "-c", "0"}, wantCode: 2, wantErr: "-c wants"},
+		{name: "two addresses", args: []string{"load", "127.0.0.1:1", "127.0.0.1:2"}, wantCode: 2, wantErr: "unexpected argument \"127.0.0.1:2\""},
+		{name: "bad framing", args: []string{"load", "--framing", "lines", "127.0.0.1:1"}, wantCode: 2, wantErr: "want line, raw or auto"},
+		{name: "raw is lock-step", args: []string{"load", "--protocol", "ack", "--framing", "raw", "--pipeline", "2", "127.0.0.1:1"}, wantCode: 2, wantErr: "lock-step"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,6 +38,8 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.IntVar(&c.Client.Size, "size", 0, "echo payload size in bytes (default 64)")
 	fs.StringVar(&c.Client.Name, "name", "", "hello name or file name")
 	fs.StringVar(&c.Client.Path, "path", "", "HTTP request path (default /)")
+	c.Client.Framing = protocol.Auto
+	fs.Var(&c.Client.Framing, "framing", framingUsage)
 	fs.IntVar(&c.Connections, "c", 1, "connections")
 	fs.IntVar(&c.Pipeline, "pipeline", 1, "requests in flight per connection")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: requests per second in total (0: closed loop)")
@@ -114,19 +116,29 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 		"socklab load -c 16 -d 5s --protocol echo --size 4096 --out /tmp/run 127.0.0.1:9000\n  socklab load --rate 2000 -c 8 -d 10s --protocol http 127.0.0.1:8080", stderr)
 	f.define(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	// Flags may follow the address (socklab load ADDR --protocol hello):
+	// the flag package stops at the first argument, so parse on after it.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError("%v", err)
 		}
-		return usageError("%v", err)
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	switch {
-	case fs.NArg() > 1:
-		return usageError("unexpected argument %q", fs.Arg(1))
-	case fs.NArg() == 1 && f.addr != "":
+	case len(positional) > 1:
+		return usageError("unexpected argument %q", positional[1])
+	case len(positional) == 1 && f.addr != "":
 		return usageError("give the address once: as --addr or as the argument")
-	case fs.NArg() == 1:
-		f.addr = fs.Arg(0)
+	case len(positional) == 1:
+		f.addr = positional[0]
 	case f.addr == "":
 		return usageError("no target: give an address, like socklab load 127.0.0.1:9000")
 	}
@@ -150,6 +162,15 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The framing line goes first; under --json it goes to stderr, so that
+	// stdout stays one JSON document.
+	note := stdout
+	if f.jsonOut {
+		note = stderr
+	}
+	if err := resolveFraming(ctx, &f.cfg, note); err != nil {
+		return err
+	}
 	s, err := runOne(ctx, f, stdout)
 	if err != nil {
 		return err

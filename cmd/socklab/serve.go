@@ -40,6 +40,7 @@ func (l *listenFlag) Set(s string) error {
 func serve(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[--model M] [--protocol P] [--network N] [--listen ADDR]... [flags]",
 		"socklab serve --model thread --protocol hello --listen 127.0.0.1:9000\n"+
+			"  socklab serve --model pool --protocol ack --framing raw   # the tutorials' own clients\n"+
 			"  socklab serve --model pool --workers 5 --protocol poetry --listen 127.0.0.1:0 --listen 127.0.0.1:0 --listen 127.0.0.1:0\n"+
 			"  socklab serve --model udp --protocol echo",
 		stderr)
@@ -54,7 +55,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	banner := fs.String("banner", "", "banner protocol: the message (default "+fmt.Sprintf("%q", protocol.DefaultBanner)+")")
 	poem := fs.String("poem", "", "poetry protocol: a file whose lines are the poem (default: the built-in poem)")
 	lineDelay := fs.Duration("line-delay", 0, "poetry protocol: pause between lines (0: "+protocol.DefaultLineDelay.String()+")")
-	maxLine := fs.Int("max-line", 0, fmt.Sprintf("line protocols: longest line accepted (0: %d)", protocol.DefaultMaxLine))
+	maxLine := fs.Int("max-line", 0, fmt.Sprintf("framed protocols: longest message accepted (0: %d)", protocol.DefaultMaxLine))
+	var framing protocol.Framing
+	fs.Var(&framing, "framing", "line (\"\\n\" ends each message, the default) or raw (the tutorials' dialect: one read is one message, replies carry no terminator)")
 	verbose := fs.Bool("v", false, "log every connection's end on stderr (default: warnings only)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -89,7 +92,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return usageError("--line-delay %s: want a positive duration such as 500ms", *lineDelay)
 	}
 
-	opts := protocol.Options{MaxLine: *maxLine, Banner: *banner, LineDelay: *lineDelay, Root: *root}
+	if framing == protocol.Auto {
+		return usageError("--framing auto: a server does not probe; want line or raw")
+	}
+	opts := protocol.Options{Framing: framing, MaxLine: *maxLine, Banner: *banner, LineDelay: *lineDelay, Root: *root}
 	if *poem != "" {
 		text, err := os.ReadFile(*poem)
 		if err != nil {

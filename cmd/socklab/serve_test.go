@@ -256,6 +256,8 @@ func TestServeBadInputExitsTwoWithOneLine(t *testing.T) {
 		{name: "unknown flag", args: []string{"--frobnicate"}, want: "frobnicate"},
 		{name: "stray argument", args: []string{"extra"}, want: "unexpected argument"},
 		{name: "missing poem", args: []string{"--protocol", "poetry", "--poem", "/nonexistent/poem"}, want: "--poem"},
+		{name: "unknown framing", args: []string{"--framing", "lines"}, want: "want line, raw or auto"},
+		{name: "a server does not probe", args: []string{"--framing", "auto"}, want: "a server does not probe"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
