@@ -2,13 +2,16 @@ package loadgen
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
+	"github.com/socklab/socklab/targets/dgram"
 	"github.com/socklab/socklab/targets/goroutine"
 )
 
@@ -64,5 +67,48 @@ func TestRawFramingIsLockStep(t *testing.T) {
 		Client: protocol.ClientOptions{Options: protocol.Options{Framing: protocol.Raw}}})
 	if !errors.Is(err, ErrConfig) {
 		t.Fatalf("err = %v, want ErrConfig", err)
+	}
+}
+
+// TestNoReply is the tutorial's receive-only UDP server (seed 003): every
+// datagram sent is a request done, none is an error; and a server that does
+// answer is caught.
+func TestNoReply(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1024)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	t.Cleanup(func() {
+		pc.Close()
+		<-done
+	})
+	const n = 50
+	res := run(t, Config{Network: "udp", Addr: pc.LocalAddr().String(), Protocol: "echo", NoReply: true,
+		Rate: 5000, Requests: n, Timeout: time.Second})
+	if res.Requests != n || res.TotalErrors() != 0 {
+		t.Fatalf("requests = %d, errors = %v (%v); want %d and none", res.Requests, res.Errors, res.FirstErrors, n)
+	}
+
+	echo, err := dgram.Start(targets.Config{Network: "udp", Protocol: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	res = run(t, Config{Network: "udp", Addr: echo.Addrs()[0].String(), Protocol: "echo", NoReply: true,
+		Rate: 200, Duration: 300 * time.Millisecond, Timeout: time.Second})
+	if res.Errors[WrongReply] == 0 {
+		t.Fatalf("errors = %v: the echo server's replies are not counted as unsolicited", res.Errors)
 	}
 }

@@ -81,6 +81,11 @@ type Config struct {
 	// Reconnect opens a new connection for every request (short
 	// connections) and records the connect time in its own histogram.
 	Reconnect bool
+	// NoReply is for a server that answers nothing (the tutorial's UDP
+	// server only receives): a request is complete once sent, its latency
+	// is the time its send took, and any reply is an unsolicited reply
+	// (wrong_reply). It is driven by the goroutine engine.
+	NoReply bool
 	// Duration bounds the measured part of the run (after Warmup).
 	Duration time.Duration
 	// Requests, when positive, bounds the run by the number of requests
@@ -179,11 +184,14 @@ func (c *Config) normalize() error {
 	switch c.Engine {
 	case "":
 		c.Engine = EngineGoroutine
-		if epollAvailable && !datagram(c.Network) {
+		if epollAvailable && !datagram(c.Network) && !c.NoReply {
 			c.Engine = EngineEpoll
 		}
 	case EngineGoroutine:
 	case EngineEpoll:
+		if c.NoReply {
+			return fmt.Errorf("%w: engine epoll waits for replies; a run without replies takes the goroutine engine", ErrConfig)
+		}
 		if !epollAvailable {
 			return fmt.Errorf("%w: engine epoll: not available on this system", ErrConfig)
 		}

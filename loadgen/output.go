@@ -146,6 +146,9 @@ func WriteText(w io.Writer, s Summary) error {
 	if s.Reconnect {
 		conn = "a new connection per request"
 	}
+	if s.NoReply {
+		conn += ", no replies (a request is done once sent)"
+	}
 	proto := s.Protocol
 	if s.Framing != "" {
 		proto += ", " + s.Framing + " framing"

@@ -88,6 +88,7 @@ type Summary struct {
 	Connections   int               `json:"connections"`
 	Pipeline      int               `json:"pipeline"`
 	Reconnect     bool              `json:"reconnect"`
+	NoReply       bool              `json:"no_reply,omitempty"`
 	Start         string            `json:"start"`
 	DurationS     float64           `json:"duration_s"`
 	RequestedRate float64           `json:"requested_rate"`
@@ -172,6 +173,7 @@ func (r *Result) Summary() Summary {
 		Connections:   c.Connections,
 		Pipeline:      c.Pipeline,
 		Reconnect:     c.Reconnect,
+		NoReply:       c.NoReply,
 		Start:         r.Start.UTC().Format(time.RFC3339Nano),
 		DurationS:     round3(r.Duration.Seconds()),
 		RequestedRate: c.Rate,

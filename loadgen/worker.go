@@ -115,6 +115,12 @@ func (w *worker) run() {
 			if !w.canIssue() {
 				return
 			}
+			if w.open && w.cfg.NoReply {
+				// Wait for the next due time in a read, so that a
+				// reply the server should not send is seen.
+				w.read()
+				continue
+			}
 			if w.open {
 				if !w.sleepUntil(w.nextDue()) {
 					return
@@ -223,6 +229,11 @@ func (w *worker) fill(now int64) bool {
 		if err != nil {
 			w.ioError(err, w.now())
 			return false
+		}
+		if w.cfg.NoReply {
+			// Nothing will answer: the request is done once sent.
+			now = w.now()
+			w.complete(now, &w.stats)
 		}
 	}
 	return true

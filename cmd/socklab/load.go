@@ -44,6 +44,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.IntVar(&c.Pipeline, "pipeline", 1, "requests in flight per connection")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: requests per second in total (0: closed loop)")
 	fs.BoolVar(&c.Reconnect, "reconnect", false, "a new connection per request (short connections)")
+	fs.BoolVar(&c.NoReply, "no-reply", false, "the server answers nothing (a receive-only UDP server): a request is done once sent, and a reply is an error")
 	fs.DurationVar(&c.Duration, "d", 10*time.Second, "duration of the measured part")
 	fs.Int64Var(&c.Requests, "n", 0, "stop after this many requests instead of a duration")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "warm-up before measuring, not recorded")
