@@ -59,6 +59,9 @@ func TestRawSessions(t *testing.T) {
 			want:   "Welcome!Hello, abcd!error: message longer than 4 bytes", wantClose: true},
 		{name: "ack per read", protocol: "ack", chunks: []string{"hello", "a\nb\n"},
 			want: AckReply + AckReply},
+		{name: "ack quoting the message, as seed 003's socketserver", protocol: "ack",
+			opts:   Options{AckReply: "Server received your message:" + AckQuote},
+			chunks: []string{"hello"}, want: "Server received your message:hello"},
 		{name: "banner", protocol: "banner", eof: true, want: DefaultBanner, wantClose: true},
 		{name: "poetry", protocol: "poetry", opts: Options{Poem: []string{"a", "b"}, LineDelay: 1},
 			want: "a"},
@@ -118,6 +121,7 @@ func TestRawClientsAgainstRawServers(t *testing.T) {
 		{protocol: "hello", rounds: 3},
 		{protocol: "hello", client: ClientOptions{Name: "Michael"}, rounds: 3},
 		{protocol: "ack", rounds: 3},
+		{protocol: "ack", client: ClientOptions{Options: Options{AckReply: "got {msg}!"}}, rounds: 3},
 		{protocol: "banner", rounds: 1},
 		{protocol: "poetry", rounds: 1},
 		{protocol: "file", client: ClientOptions{Name: "f"}, rounds: 3},
@@ -127,7 +131,8 @@ func TestRawClientsAgainstRawServers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.protocol, func(t *testing.T) {
 			p, _ := Lookup(tt.protocol)
-			so := Options{Framing: Raw, Root: root}
+			so := tt.client.Options
+			so.Framing, so.Root = Raw, root
 			co := tt.client
 			co.Options = so
 			c, err := p.NewClient(co)
@@ -208,6 +213,17 @@ func TestRawHTTPMatcher(t *testing.T) {
 				t.Fatalf("done=%v err=%v, want done=%v err=%v", done, err, tt.wantDone, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestAckReplyOption(t *testing.T) {
+	p, _ := Lookup("ack")
+	if _, err := p.New(Options{AckReply: "{msg} and {msg}"}); err == nil {
+		t.Error("a reply quoting the message twice was accepted")
+	}
+	got, _, err := drive(newSession(t, "ack", Options{AckReply: "[{msg}]"}), []string{"a\nbc\n"}, false)
+	if err != nil || got != "[a]\n[bc]\n" {
+		t.Errorf("line ack with a quote: %q, %v", got, err)
 	}
 }
 

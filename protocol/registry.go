@@ -18,6 +18,9 @@ type Options struct {
 	// (default DefaultMaxLine). A longer one is refused with an error
 	// message and an orderly close.
 	MaxLine int
+	// AckReply is the ack protocol's answer (default AckReply); AckQuote
+	// in it stands for the message acknowledged.
+	AckReply string
 	// Banner is the banner protocol's message (default DefaultBanner).
 	Banner string
 	// Poem is the poetry protocol's lines (default DefaultPoem).

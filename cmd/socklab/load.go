@@ -38,6 +38,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.IntVar(&c.Client.Size, "size", 0, "echo payload size in bytes (default 64)")
 	fs.StringVar(&c.Client.Name, "name", "", "hello name or file name")
 	fs.StringVar(&c.Client.Path, "path", "", "HTTP request path (default /)")
+	fs.StringVar(&c.Client.AckReply, "ack-reply", "", "ack: the answer expected ({msg} quotes the message; default "+fmt.Sprintf("%q", protocol.AckReply)+")")
 	c.Client.Framing = protocol.Auto
 	fs.Var(&c.Client.Framing, "framing", framingUsage)
 	fs.IntVar(&c.Connections, "c", 1, "connections")

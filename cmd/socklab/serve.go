@@ -52,6 +52,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	root := fs.String("root", "", "file protocol: the directory names are confined to (default: a fresh temporary directory)")
 	workers := fs.Int("workers", 0, "pool models: worker count (0: the model's default, 5 for pool)")
 	maxConns := fs.Int("max-conns", 0, "thread and fork: cap on concurrent connections (0: the model's default)")
+	ackReply := fs.String("ack-reply", "", "ack protocol: the answer ({msg} quotes the message; default "+fmt.Sprintf("%q", protocol.AckReply)+")")
 	banner := fs.String("banner", "", "banner protocol: the message (default "+fmt.Sprintf("%q", protocol.DefaultBanner)+")")
 	poem := fs.String("poem", "", "poetry protocol: a file whose lines are the poem (default: the built-in poem)")
 	lineDelay := fs.Duration("line-delay", 0, "poetry protocol: pause between lines (0: "+protocol.DefaultLineDelay.String()+")")
@@ -95,7 +96,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if framing == protocol.Auto {
 		return usageError("--framing auto: a server does not probe; want line or raw")
 	}
-	opts := protocol.Options{Framing: framing, MaxLine: *maxLine, Banner: *banner, LineDelay: *lineDelay, Root: *root}
+	opts := protocol.Options{Framing: framing, AckReply: *ackReply, MaxLine: *maxLine, Banner: *banner, LineDelay: *lineDelay, Root: *root}
 	if *poem != "" {
 		text, err := os.ReadFile(*poem)
 		if err != nil {
