@@ -12,6 +12,7 @@ const DefaultEchoSize = 64
 // is caught, not only a short one.
 type echoClient struct {
 	size int
+	text bool
 	m    bytesMatcher
 }
 
@@ -23,14 +24,18 @@ func newEchoClient(o ClientOptions) (Client, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("echo: payload size %d: must be positive", size)
 	}
-	return &echoClient{size: size}, nil
+	return &echoClient{size: size, text: o.Text}, nil
 }
 
 func (*echoClient) Greeting() Matcher { return nil }
 
 func (c *echoClient) Next(dst []byte, seq uint64) ([]byte, Matcher) {
 	start := len(dst)
-	dst = AppendPattern(dst, c.size, seq)
+	if c.text {
+		dst = AppendTextPattern(dst, c.size, seq)
+	} else {
+		dst = AppendPattern(dst, c.size, seq)
+	}
 	c.m.reset(dst[start:])
 	return dst, &c.m
 }
@@ -41,6 +46,16 @@ func AppendPattern(dst []byte, n int, seed uint64) []byte {
 	x := seed*0x9E3779B97F4A7C15 + 1
 	for i := 0; i < n; i++ {
 		dst = append(dst, byte(i)+byte(x>>(8*(i%8))))
+	}
+	return dst
+}
+
+// AppendTextPattern is AppendPattern in printable ASCII ('!' to '~'): n
+// bytes that depend on seed, none of them a space or a line break.
+func AppendTextPattern(dst []byte, n int, seed uint64) []byte {
+	x := seed*0x9E3779B97F4A7C15 + 1
+	for i := 0; i < n; i++ {
+		dst = append(dst, '!'+(byte(i)+byte(x>>(8*(i%8))))%94)
 	}
 	return dst
 }

@@ -270,3 +270,22 @@ func TestFileRequests(t *testing.T) {
 		t.Errorf("line ok+get %q", got)
 	}
 }
+
+func TestTextEcho(t *testing.T) {
+	p, _ := Lookup("echo")
+	c, err := p.NewClient(ClientOptions{Text: true, Size: 300})
+	must(t, err)
+	a, _ := c.Next(nil, 1)
+	b, _ := c.Next(nil, 2)
+	if string(a) == string(b) {
+		t.Fatal("two requests' payloads are equal")
+	}
+	for _, ch := range a {
+		if ch < '!' || ch > '~' {
+			t.Fatalf("byte %#x is not printable ASCII", ch)
+		}
+	}
+	if err := converse(newSession(t, "echo", Options{}), c, 3); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -62,6 +62,10 @@ type ClientOptions struct {
 	Options
 	// Size is the echo payload size in bytes (default 64).
 	Size int
+	// Text makes echo payloads printable ASCII instead of every byte
+	// value, for servers that decode what they read as text (the
+	// tutorial's asyncio echo server fails on bytes that are not UTF-8).
+	Text bool
 	// Name is the hello protocol's name, or the file protocol's file name.
 	Name string
 	// Path is the HTTP request path (default "/").

@@ -36,6 +36,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.Network, "network", "tcp", "network: tcp, unix, udp or unixgram")
 	fs.StringVar(&c.Protocol, "protocol", "echo", "protocol: "+joinNames(protocol.Names()))
 	fs.IntVar(&c.Client.Size, "size", 0, "echo payload size in bytes (default 64)")
+	fs.BoolVar(&c.Client.Text, "text", false, "echo: printable ASCII payloads, for servers that decode their input as text (default: every byte value)")
 	fs.StringVar(&c.Client.Name, "name", "", "hello name or file name")
 	fs.StringVar(&c.Client.Path, "path", "", "HTTP request path (default /)")
 	fs.StringVar(&c.Client.AckReply, "ack-reply", "", "ack: the answer expected ({msg} quotes the message; default "+fmt.Sprintf("%q", protocol.AckReply)+")")
