@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -110,5 +111,33 @@ func TestNoReply(t *testing.T) {
 		Rate: 200, Duration: 300 * time.Millisecond, Timeout: time.Second})
 	if res.Errors[WrongReply] == 0 {
 		t.Fatalf("errors = %v: the echo server's replies are not counted as unsolicited", res.Errors)
+	}
+}
+
+// TestRequestCountEndsWhenRefused: a run bounded by -n alone against a
+// server that refuses every connection ends once its requests are spent
+// as connect errors, instead of retrying forever.
+func TestRequestCountEndsWhenRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: every connect is refused
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			res, err := Run(ctx, Config{Addr: addr, Connections: 2, Requests: 5, Engine: engine})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ctx.Err() != nil {
+				t.Fatal("the run did not end by itself")
+			}
+			if res.Errors[ConnectRefused] != 5 {
+				t.Fatalf("errors = %v, want 5 connect_refused", res.Errors)
+			}
+		})
 	}
 }

@@ -116,11 +116,16 @@ func (q *requester) issue(now int64, r *runner, st *stats) ([]byte, bool) {
 	return buf, true
 }
 
-// skipDue drops the open loop's request due by t, which failed with its
-// connect: it is counted as issued (the failure was counted as its error),
-// not sent later.
+// skipDue drops the request that a connect failed at t would have carried:
+// it is counted as issued (the failure was counted as its error), not sent
+// later. In the open loop that is the request due by t; in the closed loop
+// the next one, so that a run bounded by a request count ends against a
+// server that refuses every connection instead of retrying forever.
 func (q *requester) skipDue(t, measure int64) {
 	if !q.open {
+		if t >= measure {
+			q.issued++
+		}
 		return
 	}
 	if due := q.nextDue(); due <= t {
