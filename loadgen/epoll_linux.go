@@ -729,6 +729,12 @@ func (c *econn) read() {
 	t := c.t
 	n, e := rawRead(c.fd, c.rbuf[c.rlen:])
 	now := t.now()
+	if now >= t.r.end {
+		// The run is over: what is still in flight is unfinished (see
+		// abandon), whatever arrives now, even a reply another
+		// connection's end at the deadline let the server send.
+		return
+	}
 	switch e {
 	case 0:
 	case unix.EAGAIN, unix.EINTR:

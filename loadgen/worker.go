@@ -324,6 +324,12 @@ func (w *worker) read() {
 	nr, err := w.conn.Read(w.rbuf[w.rlen:])
 	t := w.now()
 	w.bytesIn += int64(nr)
+	if t >= w.r.end {
+		// The run is over: what is still in flight is unfinished, whatever
+		// arrives now (as in the epoll engine's read).
+		w.abandon()
+		return
+	}
 	eof := false
 	if err != nil {
 		switch {
