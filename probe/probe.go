@@ -13,8 +13,10 @@
 //   - a request protocol (ack, file) is sent its first request without a
 //     terminator; a raw server answers it, a line server waits for the rest
 //     of the line, which the probe then sends, and answers with a "\n";
-//   - http: a real HTTP server answers with a status line; the tutorials'
-//     server (seed 000) answers with a bare body.
+//   - http: the probe sends a keep-alive GET. An HTTP/1.1 server answers with
+//     a status line and keeps the connection open; the tutorials' one-shot
+//     server (seed 000) answers one read, with a bare body or (socklab's raw
+//     http) with Connection: close, and closes.
 //
 // Echo needs no framing and is not probed.
 package probe
@@ -82,6 +84,9 @@ func Framing(ctx context.Context, cfg Config) (Result, error) {
 	}
 	co := cfg.Client
 	co.Framing = protocol.Raw
+	if p.Name == "http" {
+		co.Framing = protocol.Line // the keep-alive request
+	}
 	if p.Name == "file" && co.Name == "" {
 		co.Name = "socklab-probe"
 	}
@@ -185,16 +190,23 @@ func (p *prober) judge(what string) (Result, error) {
 	return p.undecided(what)
 }
 
-// judgeHTTP decides by whether the answer has a status line.
+// judgeHTTP decides by whether the answer to a keep-alive GET is an HTTP
+// response that leaves the connection open.
 func (p *prober) judgeHTTP() (Result, error) {
-	p.answer()
-	switch {
-	case bytes.HasPrefix(p.got, []byte("HTTP/")):
-		return Result{Framing: protocol.Line, Evidence: "the answer to a GET is an HTTP response: " + quote(p.got)}, nil
-	case len(p.got) > 0:
-		return Result{Framing: protocol.Raw, Evidence: "the answer to a GET has no status line: " + quote(p.got)}, nil
+	if !p.await(p.deadline) {
+		return p.undecided("the answer to a GET")
 	}
-	return p.undecided("the answer to a GET")
+	// Read the whole answer: until the server closes or stays quiet.
+	for p.read(time.Now().Add(p.settle)) {
+	}
+	head, _, _ := bytes.Cut(p.got, []byte("\r\n\r\n"))
+	switch {
+	case !bytes.HasPrefix(p.got, []byte("HTTP/")):
+		return Result{Framing: protocol.Raw, Evidence: "the answer to a GET has no status line: " + quote(p.got)}, nil
+	case p.eof || bytes.Contains(bytes.ToLower(head), []byte("\r\nconnection: close")):
+		return Result{Framing: protocol.Raw, Evidence: "the server answers a keep-alive GET once and closes: " + quote(p.got)}, nil
+	}
+	return Result{Framing: protocol.Line, Evidence: "the answer to a GET is an HTTP/1.1 response on a connection kept open: " + quote(p.got)}, nil
 }
 
 func (p *prober) undecided(what string) (Result, error) {

@@ -35,7 +35,7 @@ func concurrencySpecs(tg *target) {
 					return
 				}
 				defer c.Close()
-				for j := 0; j < 2 && err == nil; j++ {
+				for j := 0; j < requestsPerClient(tg) && err == nil; j++ {
 					err = c.roundtrip()
 				}
 				errs[i] = err
@@ -68,14 +68,10 @@ func concurrencySpecs(tg *target) {
 		slow := connect(tg)
 		req, m := slow.next()
 		half := max(1, len(req)/2)
-		if tg.raw {
+		if tg.raw() {
 			half = len(req) // one send is one message: stall before the next one
 		}
-		first := slow.Write
-		if tg.raw {
-			first = slow.Send // the whole message, without its newline
-		}
-		check(first(req[:half]), "half a request to be sent", "the server closed the connection")
+		check(slow.Write(req[:half]), "half a request to be sent", "the server closed the connection")
 		for i := 0; i < 3; i++ {
 			c, err := tryConnect(tg)
 			if err == nil {
@@ -94,6 +90,15 @@ func concurrencySpecs(tg *target) {
 	})
 }
 
+// requestsPerClient is how many requests each concurrent client makes: two
+// on one connection, or one where the server closes after each answer.
+func requestsPerClient(tg *target) int {
+	if tg.closesAfterReply() {
+		return 1
+	}
+	return 2
+}
+
 // capacityWait checks a server that declares a capacity: client N+1 is not
 // refused but waits, and is served once a slot frees.
 func capacityWait(tg *target) {
@@ -106,11 +111,10 @@ func capacityWait(tg *target) {
 	check(err, fmt.Sprintf("client %d to connect (and wait) past the declared capacity", tg.capacity+1),
 		"the listen backlog is too small, or the server refuses connections past its capacity")
 	defer conn.Close()
-	conn.Raw = tg.raw
 	extra := &client{Conn: conn, tg: tg, pc: newProtocolClient(tg, protocol.ClientOptions{})}
 	req, m := extra.next()
 	// The request waits in the socket until the server gets to it.
-	check(extra.Send(req), "the waiting client's request to be sent", "the server refused the waiting client")
+	check(extra.Write(req), "the waiting client's request to be sent", "the server refused the waiting client")
 	check(holders[0].Close(), "a holder to close", "")
 	if g := extra.pc.Greeting(); g != nil {
 		check(extra.ExpectWithin(g, 2*tg.timeout), fmt.Sprintf("client %d greeted once a slot frees", tg.capacity+1),

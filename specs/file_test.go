@@ -55,57 +55,84 @@ func prepareFiles(tg *target) {
 // errNo is a file protocol refusal.
 var errNo = errors.New("refused")
 
-// readLine reads one reply line, without its terminator.
-func readLine(c *client) (string, error) {
-	var lm lineMatcher
-	if err := c.Expect(&lm); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(string(lm.line), "\r"), nil
-}
+// The file helpers below speak the tutorial's format under either framing:
+// the requests and the ok come from the protocol package (AppendFileGet,
+// AppendFilePut, AppendFileOK), the server's messages are read with
+// client.message (a line, or under raw framing one read), and under raw
+// framing a message that gets no answer is followed by client.settle. So a
+// raw server is judged by what it does with files, never by a newline.
 
-// filePut uploads data under name and confirms with a get.
+// filePut uploads data under name.
 func filePut(c *client, name string, data []byte) error {
-	if err := c.Write([]byte(fmt.Sprintf("put>%s>%d\n", name, len(data)))); err != nil {
+	if err := c.Write(protocol.AppendFilePut(nil, name, int64(len(data)), c.tg.framing())); err != nil {
 		return err
 	}
-	line, err := readLine(c)
+	msg, err := c.message()
 	if err != nil {
 		return fmt.Errorf("put>%s: %w", name, err)
 	}
-	if line != "ok" {
-		return fmt.Errorf("put>%s>%d answered %q: %w", name, len(data), line, errNo)
+	if msg != "ok" {
+		if strings.HasPrefix(msg, "no") {
+			return fmt.Errorf("put>%s>%d answered %q: %w", name, len(data), msg, errNo)
+		}
+		return fmt.Errorf("put>%s>%d answered %q, want ok or no…", name, len(data), msg)
 	}
 	if len(data) > 0 {
 		if err := c.WriteWithin(data, 4*c.tg.timeout); err != nil {
 			return err
 		}
+		// No answer follows the bytes.
+		if err := c.settle(); err != nil {
+			return fmt.Errorf("put>%s>%d: %w", name, len(data), err)
+		}
+	}
+	return nil
+}
+
+// fileGetSize sends a get of name and reads its answer: the announced size,
+// or an error wrapping errNo for a refusal.
+func fileGetSize(c *client, name string) (int, error) {
+	if err := c.Write(protocol.AppendFileGet(nil, name, c.tg.framing())); err != nil {
+		return 0, err
+	}
+	msg, err := c.message()
+	if err != nil {
+		return 0, fmt.Errorf("get>%s: %w", name, err)
+	}
+	size, ok := strings.CutPrefix(msg, "yes:")
+	if !ok {
+		if strings.HasPrefix(msg, "no") {
+			return 0, fmt.Errorf("get>%s answered %q: %w", name, msg, errNo)
+		}
+		return 0, fmt.Errorf("get>%s answered %s, want yes:SIZE or no…", name, quote([]byte(msg)))
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(size))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("get>%s answered %q: the size is not a number", name, msg)
+	}
+	return n, nil
+}
+
+// fileOK sends the ok that asks for a get's n bytes.
+func fileOK(c *client, n int) error {
+	if err := c.Write(protocol.AppendFileOK(nil, c.tg.framing())); err != nil {
+		return err
+	}
+	if n == 0 {
+		// No bytes answer the ok of an empty file.
+		return c.settle()
 	}
 	return nil
 }
 
 // fileGet downloads name.
 func fileGet(c *client, name string) ([]byte, error) {
-	if err := c.Write([]byte("get>" + name + "\n")); err != nil {
-		return nil, err
-	}
-	line, err := readLine(c)
+	n, err := fileGetSize(c, name)
 	if err != nil {
-		return nil, fmt.Errorf("get>%s: %w", name, err)
-	}
-	size, ok := strings.CutPrefix(line, "yes:")
-	if !ok {
-		if strings.HasPrefix(line, "no") {
-			return nil, fmt.Errorf("get>%s answered %q: %w", name, line, errNo)
-		}
-		return nil, fmt.Errorf("get>%s answered %q, want yes:SIZE or no…", name, line)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(size))
-	if err != nil || n < 0 {
-		return nil, fmt.Errorf("get>%s answered %q: the size is not a number", name, line)
-	}
-	if err := c.Write([]byte("ok\n")); err != nil {
 		return nil, err
+	}
+	if err := fileOK(c, n); err != nil {
+		return nil, fmt.Errorf("get>%s: %w", name, err)
 	}
 	bm := &bytesCollector{n: n}
 	if err := c.ExpectWithin(bm, 4*c.tg.timeout); err != nil {
@@ -203,11 +230,11 @@ func fileSpecs(tg *target) {
 		check(err, "the first put to land", "the server's put does not work")
 		c.Close() // one connection at a time: a server may declare a capacity of 1
 		cut := connectNoGreeting(tg)
-		check(cut.Write([]byte(fmt.Sprintf("put>%s>%d\n", name, 1<<20))), "a put to be sent", "")
-		line, err := readLine(cut)
+		check(cut.Write(protocol.AppendFilePut(nil, name, 1<<20, tg.framing())), "a put to be sent", "")
+		msg, err := cut.message()
 		check(err, "ok to the put", "the server's put does not work")
-		if line != "ok" {
-			failf("ok to the put", line, "the server refuses uploads over an existing file")
+		if msg != "ok" {
+			failf("ok to the put", quote([]byte(msg)), "the server refuses uploads over an existing file")
 		}
 		check(cut.Write(protocol.AppendPattern(nil, 100<<10, 5)), "the first 100 KiB to be sent", "")
 		check(cut.Reset(), "a reset mid-upload", "")
@@ -235,13 +262,12 @@ func filePartialSend(tg *target) {
 	check(err, "a connection to "+tg.addr, "the server is not listening")
 	defer conn.Close()
 	c := &client{Conn: conn, tg: tg, pc: newProtocolClient(tg, protocol.ClientOptions{})}
-	check(c.Write([]byte("get>"+largeName+"\n")), "the get to be sent", "")
-	line, err := readLine(c)
-	check(err, "yes:SIZE", "the server's get does not work")
-	if line != fmt.Sprintf("yes:%d", largeSize) {
-		failf(fmt.Sprintf("yes:%d", largeSize), line, "the server's get does not work")
+	n, err := fileGetSize(c, largeName)
+	check(err, fmt.Sprintf("yes:%d", largeSize), "the server's get does not work")
+	if n != largeSize {
+		failf(fmt.Sprintf("yes:%d", largeSize), fmt.Sprintf("yes:%d", n), "the server's get does not work")
 	}
-	check(c.Write([]byte("ok\n")), "ok to be sent", "")
+	check(fileOK(c, n), "ok to be sent", "")
 	time.Sleep(slowStart)
 	want := protocol.AppendPattern(nil, largeSize, 11)
 	if err := c.ExpectWithin(exactBytes(want), 4*tg.timeout); err != nil {
@@ -252,25 +278,10 @@ func filePartialSend(tg *target) {
 
 // fileAbandon asks for the large file and leaves without reading it.
 func fileAbandon(tg *target, c *client) {
-	check(c.Write([]byte("get>"+largeName+"\nok\n")), "the get to be sent", "")
+	n, err := fileGetSize(c, largeName)
+	check(err, "yes:SIZE to a get of "+largeName, "the server's get does not work")
+	check(fileOK(c, n), "the ok to be sent", "")
 	time.Sleep(50 * time.Millisecond)
-}
-
-// lineMatcher captures one line.
-type lineMatcher struct{ line []byte }
-
-func (m *lineMatcher) Match(p []byte, eof bool) (int, bool, error) {
-	if i := bytes.IndexByte(p, '\n'); i >= 0 {
-		m.line = append(m.line[:0], p[:i]...)
-		return i + 1, true, nil
-	}
-	if len(p) > 4096 {
-		return 0, false, fmt.Errorf("%w: a reply line over 4096 bytes", protocol.ErrWrongReply)
-	}
-	if eof {
-		return 0, false, fmt.Errorf("%w: EOF before a whole line (%s)", protocol.ErrShortReply, quote(p))
-	}
-	return 0, false, nil
 }
 
 // bytesCollector collects exactly n bytes.

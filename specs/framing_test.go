@@ -45,7 +45,7 @@ func framingSpecs(tg *target) {
 			// The exit command split as ex + it\n must still be exit.
 			check(c.Write([]byte("ex")), "ex to be sent", "the server closed early")
 			time.Sleep(20 * fragmentPause)
-			check(c.Write([]byte("it\n")), "it\\n to be sent", "the server closed early")
+			check(c.Write(tg.framing().AppendEnd([]byte("it"))), "it\\n to be sent", "the server closed early")
 			ending, extra, _ := c.ReadUntilClosed(tg.timeout)
 			// How it closes is exit-command's business; here only that
 			// it does, with no answer.

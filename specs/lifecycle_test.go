@@ -16,10 +16,12 @@ func lifecycleSpecs(tg *target) {
 		req, m := c.next()
 		if tg.protocol == "file" {
 			// A get waits for the client's ok, which a half-closed client
-			// cannot send: an unknown command, refused at once with a no… line.
-			req, m = []byte("socklab-unknown-command\n"), new(lineMatcher)
+			// cannot send: an unknown command, refused at once with a
+			// no… message.
+			req = tg.framing().AppendEnd([]byte("socklab-unknown-command"))
+			m = protocol.NewMessageMatcher(tg.framing(), 0)
 		}
-		check(c.Send(req), "the request to be sent", "the server closed the connection")
+		check(c.Write(req), "the request to be sent", "the server closed the connection")
 		check(c.CloseWrite(), "a half-close", "the client socket cannot shut down its write side")
 		check(c.Expect(m), "the answer owed for the request sent before the half-close", "the server dropped its output when recv returned empty")
 		ending, extra, _ := c.ReadUntilClosed(tg.timeout)
@@ -40,12 +42,18 @@ func lifecycleSpecs(tg *target) {
 
 	behave(tg, "exit-command", func() {
 		c := connect(tg)
-		if tg.raw {
+		f := tg.framing()
+		if tg.raw() {
+			// One send is one message: exit must come alone, after an
+			// answered name.
 			c.mustRoundtrip("a name before exit")
-			check(c.Send([]byte(protocol.HelloExit)), "exit to be sent", "the server closed early")
+			check(c.Write(f.AppendEnd([]byte(protocol.HelloExit))), "exit to be sent", "the server closed early")
 		} else {
-			check(c.Send([]byte("Alice\nexit\nBob\n")), "the three lines to be sent in one write", "the server closed early")
-			check(c.Expect(exact(protocol.HelloReply("Alice"))), "Hello, Alice! before exit", "the server does not split lines")
+			lines := f.AppendEnd([]byte("Alice"))
+			lines = f.AppendEnd(append(lines, protocol.HelloExit...))
+			lines = f.AppendEnd(append(lines, "Bob"...))
+			check(c.Write(lines), "the three lines to be sent in one write", "the server closed early")
+			check(c.Expect(exact(f.Frame(protocol.HelloReply("Alice")))), "Hello, Alice! before exit", "the server does not split lines")
 		}
 		ending, extra, _ := c.ReadUntilClosed(tg.timeout + 2*time.Second)
 		if len(extra) > 0 {

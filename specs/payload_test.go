@@ -29,7 +29,6 @@ func payloadSpecs(tg *target) {
 		conn, err := wire.DialSmallBuffer(tg.network, tg.addr, smallRcvBuf, tg.timeout)
 		check(err, "a connection to "+tg.addr, "the server is not listening")
 		defer conn.Close()
-		conn.Raw = tg.raw
 		payload := protocol.AppendPattern(nil, partialSendSize, 7)
 		sum := sha256.Sum256(payload)
 		done := conn.WriteAsync(payload)

@@ -51,13 +51,23 @@ var _ = ReportAfterSuite("behaviour table", func(r Report) {
 	}
 	sort.Slice(rows, func(i, j int) bool { return order[rows[i].id] < order[rows[j].id] })
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "\nsocklab conformance: %s %s at %s (framing %s)\n\n", *flagProtocol, *flagNetwork, *flagAddr, *flagFraming)
+	fmt.Fprintf(w, "\nsocklab conformance: %s %s at %s (%s)\n\n", *flagProtocol, *flagNetwork, *flagAddr, framingHeadline())
 	fmt.Fprintln(w, "BEHAVIOUR\tRESULT\tREASON")
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", r.id, r.result, r.why)
 	}
 	w.Flush()
 })
+
+// framingHeadline names the external server's framing and how the suite
+// came to it: given with --framing, detected by the probe (with its
+// evidence), or undecided.
+func framingHeadline() string {
+	if extUnframed {
+		return extHow
+	}
+	return fmt.Sprintf("framing %s, %s", extFraming, headline(extHow))
+}
 
 // headline is a failure or skip message on one line, shortened.
 func headline(s string) string {

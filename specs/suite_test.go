@@ -4,15 +4,24 @@
 // given --addr, against one external server in any language.
 //
 //	go tool ginkgo ./specs
-//	go tool ginkgo ./specs -- --addr 127.0.0.1:9999 --protocol hello --framing raw
+//	go tool ginkgo ./specs -- --addr 127.0.0.1:9999 --protocol hello [--framing line|raw|auto]
 //
 // Each spec carries its behaviour id and its protocol as Ginkgo labels, so
-// --label-filter=close-on-eof runs one behaviour alone.
+// --label-filter=close-on-eof runs one behaviour alone; a reference target
+// carries its model, network and framing (--label-filter=raw runs the
+// targets that speak the tutorials' raw dialect).
+//
+// Against an external server the framing is auto by default: before the
+// specs run, the suite probes the server's dialect once (package probe) and
+// says on the first line of its output which it found and why.
 package specs_test
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -21,6 +30,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/socklab/socklab/probe"
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
 )
@@ -30,7 +40,7 @@ var (
 	flagAddr        = flag.String("addr", "", "run the catalogue against the server at HOST:PORT (or a socket path for unix/unixgram) instead of the reference targets")
 	flagProtocol    = flag.String("protocol", "", "the external server's protocol: "+fmt.Sprint(protocol.Names()))
 	flagNetwork     = flag.String("network", targets.TCP, "the external server's network: tcp, udp, unix or unixgram")
-	flagFraming     = flag.String("framing", "line", "line, or raw: one send is one message (the tutorials' servers); line-framing behaviours are skipped")
+	flagFraming     = flag.String("framing", "auto", "the external server's framing: line (messages end in \\n), raw (one send is one message, the tutorials' servers; line-framing behaviours are skipped), or auto: probe the server once and say which")
 	flagMaxConc     = flag.Int("max-concurrency", 0, "the number of clients the external server serves at once (0: no declared limit)")
 	flagTimeout     = flag.Duration("timeout", 2*time.Second, "per-step wait for a reply or a close")
 	flagRoot        = flag.String("root", "", "file protocol: the external server's root directory, to check the files on disk too")
@@ -41,8 +51,75 @@ func TestSpecs(t *testing.T) {
 	if err := checkFlags(); err != nil {
 		t.Fatalf("specs: %v", err)
 	}
+	if sc, _ := GinkgoConfiguration(); external() && sc.ParallelProcess <= 1 {
+		// Process 1 decides; SynchronizedBeforeSuite hands the framing
+		// to the other processes of a parallel run, so the server is
+		// probed once.
+		extFraming = resolveFraming(os.Stdout)
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "socklab conformance")
+}
+
+// The external server's framing, once resolved; for the end-of-run table,
+// whether its protocol has any and how it was decided.
+var (
+	extFraming  protocol.Framing
+	extUnframed bool
+	extHow      string
+)
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	return []byte(extFraming.String())
+}, func(b []byte) {
+	f, err := protocol.ParseFraming(string(b))
+	Expect(err).NotTo(HaveOccurred())
+	extFraming = f
+})
+
+// resolveFraming decides the external server's framing from --framing,
+// probing the server when it is auto, and prints the outcome on w: the
+// first line of the run's output.
+func resolveFraming(w io.Writer) protocol.Framing {
+	given, _ := protocol.ParseFraming(*flagFraming) // checked by checkFlags
+	p, _ := protocol.Lookup(*flagProtocol)
+	switch {
+	case !p.Framed || targets.IsDatagram(*flagNetwork):
+		extUnframed = true
+		extHow = fmt.Sprintf("no framing: %s is a byte stream", p.Name)
+		if targets.IsDatagram(*flagNetwork) {
+			extHow = "no framing: a datagram is a message"
+		}
+		if given == protocol.Raw {
+			fmt.Fprintf(w, "socklab conformance: %s; --framing raw has no effect\n", extHow)
+		}
+		return protocol.Line
+	case given != protocol.Auto:
+		extHow = "given with --framing"
+		fmt.Fprintf(w, "socklab conformance: framing %s (given with --framing)\n", given)
+		return given
+	}
+	// The probe's wait is the suite's: twice the per-step timeout covers
+	// its settle and the answer it waits for.
+	res, err := probe.Framing(context.Background(), probe.Config{
+		Network:  *flagNetwork,
+		Addr:     *flagAddr,
+		Protocol: *flagProtocol,
+		Timeout:  2 * *flagTimeout,
+	})
+	switch {
+	case errors.Is(err, probe.ErrUndecided):
+		extHow = "undecided: " + res.Evidence
+		fmt.Fprintf(w, "socklab conformance: framing undecided, using line (%s)\n", res.Evidence)
+		return protocol.Line
+	case err != nil:
+		extHow = "not probed: " + err.Error()
+		fmt.Fprintf(w, "socklab conformance: framing not probed, using line (%v)\n", err)
+		return protocol.Line
+	}
+	extHow = "detected: " + res.Evidence
+	fmt.Fprintf(w, "socklab conformance: framing %s (detected: %s)\n", res.Framing, res.Evidence)
+	return res.Framing
 }
 
 // external reports whether the run is against one external server.
@@ -69,8 +146,8 @@ func checkFlags() error {
 	default:
 		return fmt.Errorf("--network %q: want tcp, udp, unix or unixgram", *flagNetwork)
 	}
-	if *flagFraming != "line" && *flagFraming != "raw" {
-		return fmt.Errorf("--framing %q: want line or raw", *flagFraming)
+	if _, err := protocol.ParseFraming(*flagFraming); err != nil {
+		return fmt.Errorf("--framing: %w", err)
 	}
 	if *flagMaxConc < 0 {
 		return fmt.Errorf("--max-concurrency %d: want 0 (no limit) or more", *flagMaxConc)

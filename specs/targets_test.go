@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,10 +30,14 @@ type target struct {
 	model    string // "" for an external server
 	network  string
 	protocol string
-	raw      bool // --framing raw
-	capacity int  // 0: no declared limit
+	capacity int // 0: no declared limit
 	timeout  time.Duration
 	root     string // file protocol root, "" if unknown
+	// opts are the server's options as its clients must know them; its
+	// Framing is the one framing of the target's specs: every protocol
+	// client gets it (newProtocolClient), and the specs that write or read
+	// messages themselves take it from here. An external target's is set
+	// when its specs start (see extFraming).
 	opts     protocol.Options
 	external bool
 	// oneWay is a protocol whose whole exchange is one server stream
@@ -51,6 +56,18 @@ func (tg *target) kind() string {
 	return catalog.Stream
 }
 
+// framing is the target's framing.
+func (tg *target) framing() protocol.Framing { return tg.opts.Framing }
+
+// raw reports whether the target speaks the tutorials' raw dialect: one
+// send is one message, no terminator, lock-step.
+func (tg *target) raw() bool { return tg.opts.Framing == protocol.Raw }
+
+// closesAfterReply reports whether the server answers one request per
+// connection and closes: the tutorials' HTTP dialect under raw framing
+// (Connection: close; protocol/http.go's rawHTTPSession).
+func (tg *target) closesAfterReply() bool { return tg.raw() && tg.protocol == "http" }
+
 // isOneWay reports whether the protocol's client sends no requests.
 func isOneWay(name string) bool {
 	p, err := protocol.Lookup(name)
@@ -65,7 +82,16 @@ func isOneWay(name string) bool {
 	return len(req) == 0
 }
 
-// referenceTargets is every model × network × protocol of the registry.
+// rawModels are the models whose targets also serve every framed stream
+// protocol in raw framing (over TCP): a goroutine per connection and a
+// reactor, so that every run proves the suite judges a raw server in the
+// tutorials' dialect, at a small cost. Framing is protocol code, which every
+// model drives alike, so more models would add time, not coverage.
+var rawModels = []string{"goroutine", "epoll"}
+
+// referenceTargets is every model × network × protocol of the registry in
+// line framing, and the raw-framing targets of rawModels, named
+// MODEL/PROTOCOL/NETWORK/raw.
 func referenceTargets() []*target {
 	var tgs []*target
 	for _, m := range registry.Models() {
@@ -74,22 +100,33 @@ func referenceTargets() []*target {
 				if targets.IsDatagram(n) && !p.Datagram || !targets.IsDatagram(n) && !p.Stream {
 					continue
 				}
-				opts := protocol.Options{LineDelay: refLineDelay}
-				tgs = append(tgs, &target{
-					name:     fmt.Sprintf("%s/%s/%s", m.Name, p.Name, n),
-					model:    m.Name,
-					network:  n,
-					protocol: p.Name,
-					capacity: m.Capacity(targets.Config{Network: n, Protocol: p.Name}),
-					timeout:  refTimeout,
-					opts:     opts,
-					oneWay:   isOneWay(p.Name),
-					start:    m.Start,
-				})
+				tgs = append(tgs, referenceTarget(m, p, n, protocol.Line))
+				if n == targets.TCP && p.Framed && slices.Contains(rawModels, m.Name) {
+					tgs = append(tgs, referenceTarget(m, p, n, protocol.Raw))
+				}
 			}
 		}
 	}
 	return tgs
+}
+
+// referenceTarget is model m serving protocol p over network n in framing f.
+func referenceTarget(m targets.Model, p protocol.Protocol, n string, f protocol.Framing) *target {
+	name := fmt.Sprintf("%s/%s/%s", m.Name, p.Name, n)
+	if f != protocol.Line {
+		name += "/" + f.String()
+	}
+	return &target{
+		name:     name,
+		model:    m.Name,
+		network:  n,
+		protocol: p.Name,
+		capacity: m.Capacity(targets.Config{Network: n, Protocol: p.Name}),
+		timeout:  refTimeout,
+		opts:     protocol.Options{Framing: f, LineDelay: refLineDelay},
+		oneWay:   isOneWay(p.Name),
+		start:    m.Start,
+	}
 }
 
 // externalTarget is the server given by the flags.
@@ -98,7 +135,6 @@ func externalTarget() *target {
 		name:     fmt.Sprintf("%s %s at %s", *flagProtocol, *flagNetwork, *flagAddr),
 		network:  *flagNetwork,
 		protocol: *flagProtocol,
-		raw:      *flagFraming == "raw",
 		capacity: *flagMaxConc,
 		timeout:  *flagTimeout,
 		root:     *flagRoot,
@@ -131,7 +167,7 @@ var _ = Describe("conformance", func() {
 		entries = append(entries, Entry(tg.name, tg))
 	} else {
 		for _, tg := range referenceTargets() {
-			entries = append(entries, Entry(tg.name, Label(tg.model, tg.network), tg))
+			entries = append(entries, Entry(tg.name, Label(tg.model, tg.network, tg.framing().String()), tg))
 		}
 	}
 	DescribeTableSubtree("target", func(tg *target) {
@@ -141,6 +177,7 @@ var _ = Describe("conformance", func() {
 		Context("catalogue", Ordered, ContinueOnFailure, func() {
 			BeforeAll(func() {
 				if tg.external {
+					tg.opts.Framing = extFraming
 					return
 				}
 				startReference(tg)

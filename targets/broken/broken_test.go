@@ -99,6 +99,9 @@ func TestBrokenServersFailTheirBehaviour(t *testing.T) {
 				"-network", s.Network,
 				"-max-concurrency", fmt.Sprint(s.Capacity),
 				"-timeout", "1s",
+				// Every broken server is line-framed by construction;
+				// what is under test is its defect, not the probe.
+				"-framing", "line",
 				"-ginkgo.json-report", report,
 				"-ginkgo.no-color",
 			}

@@ -1,11 +1,12 @@
 // Package wire is the client-side plumbing of the conformance suite: a
 // connection that reads a reply with a protocol.Matcher under a deadline,
-// tells an orderly close (EOF) from a reset, resets on purpose (SO_LINGER 0),
-// and speaks "raw framing", in which one send is one message.
+// tells an orderly close (EOF) from a reset, and resets on purpose
+// (SO_LINGER 0). It knows nothing of framing: what a request is and when a
+// reply is complete are the protocol package's business (its clients,
+// Framing and matchers), so a Conn only moves bytes.
 package wire
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -63,9 +64,6 @@ type Conn struct {
 	c net.Conn
 	// Timeout is the per-step wait: a reply, a close.
 	Timeout time.Duration
-	// Raw is the tutorial framing: requests are sent without their line
-	// terminator and a reply is complete without one.
-	Raw bool
 
 	in    []byte // received, not yet consumed by a matcher
 	store []byte
@@ -137,19 +135,12 @@ func (c *Conn) WriteAsync(p []byte) <-chan error {
 	return ch
 }
 
-// Send writes one request. Under raw framing its line terminator is
-// dropped: the tutorial servers take one recv as one message.
-func (c *Conn) Send(req []byte) error {
-	if c.Raw {
-		req = bytes.TrimSuffix(req, []byte("\n"))
-		req = bytes.TrimSuffix(req, []byte("\r"))
-	}
-	return c.Write(req)
-}
-
 // Expect reads until m has a complete reply, within the timeout. It sends
 // what a protocol.Replier matcher asks for (the file protocol's lock-step
-// "ok"). Bytes after the reply stay buffered for the next Expect.
+// "ok") after every Match that did not fail, the completing one included,
+// as the Replier contract says (a get of an empty file is complete at
+// yes:0, yet the server still waits for its ok). Bytes after the reply stay
+// buffered for the next Expect.
 func (c *Conn) Expect(m protocol.Matcher) error {
 	return c.ExpectWithin(m, c.Timeout)
 }
@@ -160,23 +151,10 @@ func (c *Conn) ExpectWithin(m protocol.Matcher, wait time.Duration) error {
 	got := 0
 	for {
 		n, done, err := m.Match(c.in, c.eof)
-		consumedAll := n == len(c.in) && n > 0
 		c.consume(n)
 		got += n
 		if err != nil {
 			return err
-		}
-		if done {
-			return nil
-		}
-		// Raw framing: a reply may lack the line terminator that the
-		// protocol's matcher wants. When everything received so far
-		// matched, offer the matcher a "\n"; matchers do not advance on
-		// a mismatch, so a wrong guess costs nothing.
-		if c.Raw && consumedAll {
-			if _, done, err := m.Match([]byte("\n"), c.eof); err == nil && done {
-				return nil
-			}
 		}
 		if r, ok := m.(protocol.Replier); ok {
 			if out := r.Reply(nil); len(out) > 0 {
@@ -184,6 +162,9 @@ func (c *Conn) ExpectWithin(m protocol.Matcher, wait time.Duration) error {
 					return err
 				}
 			}
+		}
+		if done {
+			return nil
 		}
 		if c.eof || c.rerr != nil {
 			if c.rerr != nil {
@@ -304,5 +285,33 @@ func (c *Conn) WriteWithin(p []byte, wait time.Duration) error {
 	if _, err := c.c.Write(p); err != nil {
 		return fmt.Errorf("write %d bytes to %s: %w", len(p), c.c.RemoteAddr(), err)
 	}
+	return nil
+}
+
+// Settle waits until the bytes written so far have left the connection's
+// send queue (over TCP the server acknowledged them, over a Unix socket it
+// read them), at most wait, and then pause more: time for the server to read
+// them. A client of a dialect without terminators calls it after a message
+// that gets no answer (the bytes of a put, the ok of an empty get): the next
+// message must not reach the server in the same read, or the server, which
+// takes one read as one message, sees the two as one.
+func (c *Conn) Settle(wait, pause time.Duration) error {
+	if sc, ok := c.c.(syscall.Conn); ok {
+		deadline := time.Now().Add(wait)
+		for {
+			n, err := unsent(sc)
+			if err != nil {
+				return fmt.Errorf("settle %s: %w", c.c.RemoteAddr(), err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("settle %s: %d bytes still unsent after %v", c.c.RemoteAddr(), n, wait)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	time.Sleep(pause)
 	return nil
 }
