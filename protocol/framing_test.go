@@ -66,8 +66,8 @@ func TestRawSessions(t *testing.T) {
 		{name: "poetry", protocol: "poetry", opts: Options{Poem: []string{"a", "b"}, LineDelay: 1},
 			want: "a"},
 		{name: "http: any read gets the answer and a close", protocol: "http",
-			chunks: []string{"Hello, world"},
-			want:   "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, world!",
+			chunks:    []string{"Hello, world"},
+			want:      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, world!",
 			wantClose: true},
 		{name: "echo is framing-free", protocol: "echo", chunks: []string{"ab", "c\n"}, want: "abc\n"},
 	}
