@@ -43,6 +43,7 @@ var (
 	flagFraming     = flag.String("framing", "auto", "the external server's framing: line (messages end in \\n), raw (one send is one message, the tutorials' servers; line-framing behaviours are skipped), or auto: probe the server once and say which")
 	flagMaxConc     = flag.Int("max-concurrency", 0, "the number of clients the external server serves at once (0: no declared limit)")
 	flagTimeout     = flag.Duration("timeout", 2*time.Second, "per-step wait for a reply or a close")
+	flagAckReply    = flag.String("ack-reply", "", "ack protocol: the external server's answer, {msg} quoting the message (default \""+protocol.AckReply+"\")")
 	flagRoot        = flag.String("root", "", "file protocol: the external server's root directory, to check the files on disk too")
 	flagAllowRemote = flag.Bool("allow-remote", false, "allow an --addr that is not loopback: the suite resets connections and floods servers")
 )
@@ -148,6 +149,9 @@ func checkFlags() error {
 	}
 	if _, err := protocol.ParseFraming(*flagFraming); err != nil {
 		return fmt.Errorf("--framing: %w", err)
+	}
+	if _, err := p.New(protocol.Options{AckReply: *flagAckReply, Root: os.TempDir()}); err != nil {
+		return fmt.Errorf("--ack-reply: %w", err)
 	}
 	if *flagMaxConc < 0 {
 		return fmt.Errorf("--max-concurrency %d: want 0 (no limit) or more", *flagMaxConc)

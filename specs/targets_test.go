@@ -138,6 +138,7 @@ func externalTarget() *target {
 		capacity: *flagMaxConc,
 		timeout:  *flagTimeout,
 		root:     *flagRoot,
+		opts:     protocol.Options{AckReply: *flagAckReply},
 		external: true,
 		oneWay:   isOneWay(*flagProtocol),
 		addr:     *flagAddr,

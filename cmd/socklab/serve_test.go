@@ -25,7 +25,9 @@ func TestMain(m *testing.M) {
 	// Tests that start the fork model in this process re-execute this
 	// test binary for each connection.
 	fork.Child()
-	os.Exit(m.Run())
+	code := m.Run()
+	suite.Remove()
+	os.Exit(code)
 }
 
 var (

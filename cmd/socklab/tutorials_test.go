@@ -39,6 +39,11 @@ import (
 // its test instead of the whole run.
 const processTimeout = 30 * time.Second
 
+// serverTimeout bounds a tutorial server, which the conformance suite may
+// keep busy for longer than a client (the hello server's sleep(1) per
+// message makes its run last a minute).
+const serverTimeout = 3 * time.Minute
+
 // tutorialsDir holds the ported tutorial programs, relative to this package.
 const tutorialsDir = "../../specs/testdata/tutorials"
 
@@ -227,10 +232,10 @@ type tutorialServer struct {
 
 // startTutorialServer runs a tutorial server in dir and waits for its
 // listeners "listening on tcp ADDR" lines. The server is killed when the
-// test ends, or after processTimeout.
+// test ends, or after serverTimeout.
 func startTutorialServer(t *testing.T, py, script, dir string, listeners int) *tutorialServer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), processTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), serverTimeout)
 	cmd := exec.CommandContext(ctx, py, tutorialScript(t, script))
 	cmd.Dir = dir
 	cmd.Env = pythonEnv()

@@ -1,20 +1,16 @@
 package broken_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/onsi/ginkgo/v2/types"
-
 	"github.com/socklab/socklab/specs/catalog"
+	"github.com/socklab/socklab/specs/suiterun"
 	"github.com/socklab/socklab/targets/broken"
 )
 
@@ -40,37 +36,12 @@ func TestCatalogueCovered(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	suiteBin  string
-	buildErr  error
-)
-
-// specsBinary compiles the conformance suite once.
-func specsBinary(t *testing.T) string {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "socklab-broken-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		suiteBin = filepath.Join(dir, "specs.test")
-		out, err := exec.Command("go", "test", "-c", "-o", suiteBin, "../../specs").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go test -c ./specs: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return suiteBin
-}
+// suite is the conformance suite, compiled once.
+var suite suiterun.Suite
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if suiteBin != "" {
-		os.RemoveAll(filepath.Dir(suiteBin))
-	}
+	suite.Remove()
 	os.Exit(code)
 }
 
@@ -81,7 +52,10 @@ func TestBrokenServersFailTheirBehaviour(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the conformance suite once per broken server")
 	}
-	bin := specsBinary(t)
+	bin, err := suite.Binary("../../specs")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range broken.All() {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
@@ -92,76 +66,29 @@ func TestBrokenServersFailTheirBehaviour(t *testing.T) {
 			}
 			defer srv.Close()
 			report := filepath.Join(t.TempDir(), "report.json")
-			args := []string{
-				"-test.run=^TestSpecs$",
-				"-addr", srv.Addrs()[0].String(),
-				"-protocol", s.Protocol,
+			args := suiterun.Args(srv.Addrs()[0].String(), s.Protocol, report,
 				"-network", s.Network,
 				"-max-concurrency", fmt.Sprint(s.Capacity),
 				"-timeout", "1s",
 				// Every broken server is line-framed by construction;
 				// what is under test is its defect, not the probe.
 				"-framing", "line",
-				"-ginkgo.json-report", report,
-				"-ginkgo.no-color",
-			}
+			)
 			if s.Protocol == "file" {
 				args = append(args, "-root", root)
 			}
 			out, runErr := exec.Command(bin, args...).CombinedOutput()
-			failed, ran, err := failedBehaviours(report)
+			v, err := suiterun.Read(report)
 			if err != nil {
 				t.Fatalf("read the suite's report: %v (run error %v)\n%s", err, runErr, out)
 			}
 			want := slices.Sorted(slices.Values(s.Fails))
-			if !slices.Equal(failed, want) {
+			if !slices.Equal(v.Failed, want) {
 				t.Errorf("%s (%s): the suite failed %v, want exactly %v (%d specs ran)\n%s",
-					s.Name, s.Defect, failed, want, ran, failures(out))
+					s.Name, s.Defect, v.Failed, want, v.Ran, failures(out))
 			}
 		})
 	}
-}
-
-// failedBehaviours reads a Ginkgo JSON report and returns the sorted ids of
-// the failed behaviours and the number of specs that ran.
-func failedBehaviours(path string) ([]string, int, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	var reports []types.Report
-	if err := json.Unmarshal(raw, &reports); err != nil {
-		return nil, 0, err
-	}
-	set := map[string]bool{}
-	ran := 0
-	for _, r := range reports {
-		for _, sr := range r.SpecReports {
-			if sr.LeafNodeType != types.NodeTypeIt {
-				if sr.State.Is(types.SpecStateFailureStates) {
-					set["("+sr.LeafNodeType.String()+")"] = true
-				}
-				continue
-			}
-			if sr.State != types.SpecStateSkipped {
-				ran++
-			}
-			if !sr.State.Is(types.SpecStateFailureStates) {
-				continue
-			}
-			for _, l := range sr.Labels() {
-				if catalog.Known(l) {
-					set[l] = true
-				}
-			}
-		}
-	}
-	ids := make([]string, 0, len(set))
-	for id := range set {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids, ran, nil
 }
 
 // failures keeps the failure lines of the suite's output for the message.
