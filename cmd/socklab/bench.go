@@ -405,6 +405,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		o.external = &target{network: *network, addr: *addr, framing: probed.Client.Framing,
 			framingEvidence: probed.FramingEvidence, stop: func() error { return nil }}
+		if p, _ := protocol.Lookup(*proto); p.Framed {
+			how := "given with --framing"
+			if probed.FramingEvidence != "" {
+				how = "detected: " + probed.FramingEvidence
+			}
+			notes = append(notes, fmt.Sprintf("The server was spoken to in %s framing (%s).", probed.Client.Framing, how))
+		}
 	} else {
 		models := streamModels()
 		if *modelsFlag != "" {
