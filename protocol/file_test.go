@@ -306,6 +306,7 @@ func TestFileClient(t *testing.T) {
 func TestFileGetMatcher(t *testing.T) {
 	tests := []struct {
 		name      string
+		framing   Framing
 		reply     string
 		eof       bool
 		wantDone  bool
@@ -322,10 +323,20 @@ func TestFileGetMatcher(t *testing.T) {
 		{name: "no line yet", reply: "ye"},
 		{name: "eof before line", reply: "ye", eof: true, wantErr: ErrShortReply},
 		{name: "endless line", reply: strings.Repeat("y", 2000), wantErr: ErrWrongReply},
+		// Raw: nothing ends yes:SIZE but its last digit, nor no… but the read.
+		{name: "raw whole", framing: Raw, reply: "yes:3abc", wantDone: true, wantReply: "ok"},
+		{name: "raw header only", framing: Raw, reply: "yes:3", wantReply: "ok"},
+		{name: "raw empty file", framing: Raw, reply: "yes:0", wantDone: true, wantReply: "ok"},
+		{name: "raw size still to come", framing: Raw, reply: "yes:"},
+		{name: "raw prefix", framing: Raw, reply: "ye"},
+		{name: "raw refused", framing: Raw, reply: "no: not found", wantDone: true, wantErr: ErrRefused},
+		{name: "raw no size", framing: Raw, reply: "yes:", eof: true, wantErr: ErrWrongReply},
+		{name: "raw garbage", framing: Raw, reply: "hello", wantErr: ErrWrongReply},
+		{name: "raw short", framing: Raw, reply: "yes:3ab", eof: true, wantErr: ErrShortReply, wantReply: "ok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewFileGetMatcher(Line)
+			m := NewFileGetMatcher(tt.framing)
 			_, done, err := m.Match([]byte(tt.reply), tt.eof)
 			if done != tt.wantDone || !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil {
 				t.Fatalf("done=%v err=%v, want done=%v err=%v", done, err, tt.wantDone, tt.wantErr)

@@ -154,39 +154,6 @@ func TestRawClientsAgainstRawServers(t *testing.T) {
 	}
 }
 
-func TestRawFileGetMatcher(t *testing.T) {
-	tests := []struct {
-		name      string
-		reply     string
-		eof       bool
-		wantDone  bool
-		wantErr   error
-		wantReply string
-	}{
-		{name: "whole", reply: "yes:3abc", wantDone: true, wantReply: "ok"},
-		{name: "header only", reply: "yes:3", wantReply: "ok"},
-		{name: "empty file", reply: "yes:0", wantDone: true, wantReply: "ok"},
-		{name: "size still to come", reply: "yes:"},
-		{name: "prefix", reply: "ye"},
-		{name: "refused", reply: "no: not found", wantDone: true, wantErr: ErrRefused},
-		{name: "no size", reply: "yes:", eof: true, wantErr: ErrWrongReply},
-		{name: "garbage", reply: "hello", wantErr: ErrWrongReply},
-		{name: "short", reply: "yes:3ab", eof: true, wantErr: ErrShortReply, wantReply: "ok"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := NewFileGetMatcher(Raw)
-			_, done, err := m.Match([]byte(tt.reply), tt.eof)
-			if done != tt.wantDone || !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil {
-				t.Fatalf("done=%v err=%v, want done=%v err=%v", done, err, tt.wantDone, tt.wantErr)
-			}
-			if r := string(m.(Replier).Reply(nil)); r != tt.wantReply {
-				t.Fatalf("Reply %q, want %q", r, tt.wantReply)
-			}
-		})
-	}
-}
-
 func TestRawHTTPMatcher(t *testing.T) {
 	tests := []struct {
 		name     string

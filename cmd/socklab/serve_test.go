@@ -115,11 +115,11 @@ func startServe(t *testing.T, listeners int, args ...string) *served {
 // addr parses a "listening on NETWORK ADDRESS" line.
 func parseListening(t *testing.T, line string) (network, address string) {
 	t.Helper()
-	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "listening" || f[1] != "on" {
+	network, address = parseListeningLine(line)
+	if network == "" {
 		t.Fatalf("first stdout line %q, want \"listening on NETWORK ADDRESS\"", line)
 	}
-	return f[2], f[3]
+	return network, address
 }
 
 // stop sends SIGTERM and checks for a graceful exit 0.
