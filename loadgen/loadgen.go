@@ -38,6 +38,7 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/socklab/socklab/protocol"
 )
 
@@ -184,7 +185,7 @@ func (c *Config) normalize() error {
 	switch c.Engine {
 	case "":
 		c.Engine = EngineGoroutine
-		if epollAvailable && !datagram(c.Network) && !c.NoReply {
+		if epollAvailable && !protocol.IsDatagram(c.Network) && !c.NoReply {
 			c.Engine = EngineEpoll
 		}
 	case EngineGoroutine:
@@ -195,7 +196,7 @@ func (c *Config) normalize() error {
 		if !epollAvailable {
 			return fmt.Errorf("%w: engine epoll: not available on this system", ErrConfig)
 		}
-		if datagram(c.Network) {
+		if protocol.IsDatagram(c.Network) {
 			return fmt.Errorf("%w: engine epoll drives stream networks only, not %s", ErrConfig, c.Network)
 		}
 	default:
@@ -214,7 +215,7 @@ func (c *Config) normalize() error {
 	if err != nil {
 		return err
 	}
-	if datagram(c.Network) && !p.Datagram || !datagram(c.Network) && !p.Stream {
+	if !p.RunsOver(c.Network) {
 		return fmt.Errorf("%w: protocol %s does not run over %s", ErrConfig, c.Protocol, c.Network)
 	}
 	if _, err := p.NewClient(c.Client); err != nil {
@@ -224,14 +225,6 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("%w: pipeline %d under raw framing: a raw message has no end but the read that carries it, so raw clients are lock-step; use 1", ErrConfig, c.Pipeline)
 	}
 	return CheckTarget(c.Network, c.Addr, c.AllowRemote)
-}
-
-func datagram(network string) bool {
-	switch network {
-	case "udp", "udp4", "udp6", "unixgram":
-		return true
-	}
-	return false
 }
 
 // ivHists is one worker's (or the merged) histograms of one interval.

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/socklab/socklab/protocol"
 )
 
 // ErrRemote is returned for a target that is neither loopback nor a Unix
 // socket when remote targets were not explicitly allowed.
-var ErrRemote = errors.New("target is not loopback or a Unix socket; pass --allow-remote to load it")
+var ErrRemote = errors.New("target is not loopback or a Unix socket; pass --allow-remote to reach another machine")
 
 // CheckTarget reports whether addr on network may be loaded: a Unix socket
 // or a loopback address (127.0.0.0/8, ::1, or a name that resolves only to
@@ -17,8 +19,7 @@ var ErrRemote = errors.New("target is not loopback or a Unix socket; pass --allo
 // load generator aimed at someone else's server by a typo is a
 // denial-of-service tool, so the default is to refuse.
 func CheckTarget(network, addr string, allowRemote bool) error {
-	switch network {
-	case "unix", "unixgram", "unixpacket":
+	if protocol.IsUnix(network) {
 		return nil
 	}
 	if allowRemote {

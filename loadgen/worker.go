@@ -48,7 +48,7 @@ type worker struct {
 
 func newWorker(r *runner, id int) (*worker, error) {
 	cfg := &r.cfg
-	w := &worker{r: r, cfg: cfg, id: id, dgram: datagram(cfg.Network)}
+	w := &worker{r: r, cfg: cfg, id: id, dgram: protocol.IsDatagram(cfg.Network)}
 	if err := w.requester.init(r, id); err != nil {
 		return nil, err
 	}

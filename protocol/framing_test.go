@@ -256,3 +256,23 @@ func TestTextEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRunsOver(t *testing.T) {
+	echo, _ := Lookup("echo")
+	hello, _ := Lookup("hello")
+	for _, tc := range []struct {
+		p       Protocol
+		network string
+		want    bool
+	}{
+		{echo, "tcp", true}, {echo, "udp6", true}, {echo, "unixgram", true}, {echo, "unix", true},
+		{hello, "tcp", true}, {hello, "unix", true}, {hello, "udp", false}, {hello, "unixgram", false},
+	} {
+		if got := tc.p.RunsOver(tc.network); got != tc.want {
+			t.Errorf("%s over %s: %v, want %v", tc.p.Name, tc.network, got, tc.want)
+		}
+	}
+	if !IsUnix("unixpacket") || IsUnix("tcp") || IsDatagram("unix") {
+		t.Error("network kinds are wrong")
+	}
+}

@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/probe"
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
@@ -85,10 +85,10 @@ func resolveFraming(w io.Writer) protocol.Framing {
 	given, _ := protocol.ParseFraming(*flagFraming) // checked by checkFlags
 	p, _ := protocol.Lookup(*flagProtocol)
 	switch {
-	case !p.Framed || targets.IsDatagram(*flagNetwork):
+	case !p.Framed || protocol.IsDatagram(*flagNetwork):
 		extUnframed = true
 		extHow = fmt.Sprintf("no framing: %s is a byte stream", p.Name)
-		if targets.IsDatagram(*flagNetwork) {
+		if protocol.IsDatagram(*flagNetwork) {
 			extHow = "no framing: a datagram is a message"
 		}
 		if given == protocol.Raw {
@@ -159,28 +159,10 @@ func checkFlags() error {
 	if *flagTimeout <= 0 {
 		return fmt.Errorf("--timeout %v: want a positive duration such as 2s", *flagTimeout)
 	}
-	if targets.IsUnix(*flagNetwork) || *flagAllowRemote {
-		return nil
-	}
-	return checkLoopback(*flagAddr)
-}
-
-// checkLoopback refuses an address that is not on this machine: the suite
-// sends resets, floods and oversized lines, which must never reach a server
-// by accident.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--addr %q: want HOST:PORT: %w", addr, err)
-	}
-	ips, err := net.LookupIP(host)
-	if err != nil {
-		return fmt.Errorf("--addr %q: resolve %s: %w", addr, host, err)
-	}
-	for _, ip := range ips {
-		if !ip.IsLoopback() {
-			return fmt.Errorf("--addr %q: %s is not a loopback address; pass --allow-remote to test a server on another machine", addr, ip)
-		}
+	// The suite sends resets, floods and oversized lines, which must
+	// never reach a server by accident: loadgen's one loopback check.
+	if err := loadgen.CheckTarget(*flagNetwork, *flagAddr, *flagAllowRemote); err != nil {
+		return fmt.Errorf("--addr: %w", err)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ type target struct {
 
 // kind is catalog.Stream or catalog.Datagram.
 func (tg *target) kind() string {
-	if targets.IsDatagram(tg.network) {
+	if protocol.IsDatagram(tg.network) {
 		return catalog.Datagram
 	}
 	return catalog.Stream
@@ -97,7 +97,7 @@ func referenceTargets() []*target {
 	for _, m := range registry.Models() {
 		for _, n := range m.Networks {
 			for _, p := range protocol.All() {
-				if targets.IsDatagram(n) && !p.Datagram || !targets.IsDatagram(n) && !p.Stream {
+				if !p.RunsOver(n) {
 					continue
 				}
 				tgs = append(tgs, referenceTarget(m, p, n, protocol.Line))

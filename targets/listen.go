@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/socklab/socklab/protocol"
 )
 
 // Socket options of the listeners made here, stated once for every model
@@ -24,7 +26,7 @@ func ListenAddrs(cfg Config) (addrs []string, cleanup func(), err error) {
 	if len(cfg.Listen) > 0 {
 		return cfg.Listen, func() {}, nil
 	}
-	if !IsUnix(cfg.Network) {
+	if !protocol.IsUnix(cfg.Network) {
 		return []string{"127.0.0.1:0"}, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "socklab-")

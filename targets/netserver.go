@@ -34,9 +34,6 @@ func StartNet(model string, cfg Config, handle func(s *NetServer, c net.Conn), a
 	if err != nil {
 		return nil, err
 	}
-	if IsDatagram(cfg.Network) {
-		return nil, UnsupportedNetwork(model, cfg.Network)
-	}
 	ls, cleanup, err := Listen(cfg)
 	if err != nil {
 		return nil, err

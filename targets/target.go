@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 
 	"github.com/socklab/socklab/protocol"
 )
@@ -76,14 +77,16 @@ type Model struct {
 	Start func(cfg Config) (Server, error)
 }
 
-// Serves reports whether m serves network.
+// Serves reports whether m serves network; tcp4 and tcp6 (udp4, udp6) are
+// served where tcp (udp) is.
 func (m Model) Serves(network string) bool {
-	for _, n := range m.Networks {
-		if n == network {
-			return true
-		}
+	switch network {
+	case "tcp4", "tcp6":
+		network = TCP
+	case "udp4", "udp6":
+		network = UDP
 	}
-	return false
+	return slices.Contains(m.Networks, network)
 }
 
 // ErrUnsupported is returned by Start for a network or protocol that a model
@@ -106,8 +109,7 @@ func Normalize(cfg *Config) (protocol.Factory, error) {
 	if err != nil {
 		return nil, err
 	}
-	datagram := IsDatagram(cfg.Network)
-	if datagram && !p.Datagram || !datagram && !p.Stream {
+	if !p.RunsOver(cfg.Network) {
 		return nil, fmt.Errorf("protocol %s over %s: %w", p.Name, cfg.Network, ErrUnsupported)
 	}
 	f, err := p.New(cfg.Options)
@@ -115,20 +117,6 @@ func Normalize(cfg *Config) (protocol.Factory, error) {
 		return nil, fmt.Errorf("protocol %s: %w", p.Name, err)
 	}
 	return f, nil
-}
-
-// IsDatagram reports whether network is a datagram network.
-func IsDatagram(network string) bool {
-	switch network {
-	case UDP, "udp4", "udp6", Unixgram:
-		return true
-	}
-	return false
-}
-
-// IsUnix reports whether network is a Unix domain network.
-func IsUnix(network string) bool {
-	return network == Unix || network == Unixgram || network == "unixpacket"
 }
 
 // UnsupportedNetwork is the error of a model asked for a network it does not

@@ -10,7 +10,6 @@ import (
 	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/probe"
 	"github.com/socklab/socklab/protocol"
-	"github.com/socklab/socklab/targets"
 )
 
 // framingUsage is the help of every --framing flag that may probe.
@@ -29,7 +28,7 @@ func resolveFraming(ctx context.Context, cfg *loadgen.Config, w io.Writer) error
 	if err != nil {
 		return usageError("--protocol: %v", err)
 	}
-	if !p.Framed || targets.IsDatagram(cfg.Network) {
+	if !p.Framed || protocol.IsDatagram(cfg.Network) {
 		cfg.Client.Framing = protocol.Line
 		return nil
 	}

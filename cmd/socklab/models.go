@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/registry"
 )
@@ -71,7 +72,7 @@ func capacityText(m targets.Model) string {
 		return m.Capacity(p) != c
 	}
 	switch {
-	case targets.IsDatagram(cfg.Network):
+	case protocol.IsDatagram(cfg.Network):
 		return "-"
 	case c == 0:
 		return "unbounded"

@@ -78,7 +78,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if !m.Serves(*network) {
 		return usageError("model %s does not serve network %q (valid: %s)", m.Name, *network, strings.Join(m.Networks, ", "))
 	}
-	if datagram := targets.IsDatagram(*network); datagram && !p.Datagram || !datagram && !p.Stream {
+	if !p.RunsOver(*network) {
 		return usageError("protocol %s cannot be served over %s (valid: %s)", p.Name, *network, strings.Join(protocolsFor(*network), ", "))
 	}
 	for _, f := range []struct {
@@ -173,7 +173,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 func protocolsFor(network string) []string {
 	var names []string
 	for _, p := range protocol.All() {
-		if targets.IsDatagram(network) && p.Datagram || !targets.IsDatagram(network) && p.Stream {
+		if p.RunsOver(network) {
 			names = append(names, p.Name)
 		}
 	}

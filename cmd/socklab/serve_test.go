@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/fork"
 	"github.com/socklab/socklab/targets/registry"
@@ -149,7 +150,7 @@ func TestServeEveryModelAnswersAndExitsOnSIGTERM(t *testing.T) {
 				if gotNet != network {
 					t.Fatalf("listening line %q names network %s, want %s", s.lines[0], gotNet, network)
 				}
-				if targets.IsDatagram(network) {
+				if protocol.IsDatagram(network) {
 					echoDatagram(t, network, addr)
 				} else {
 					echoStream(t, network, addr)

@@ -64,9 +64,6 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if cfg.Network == "" {
 		cfg.Network = targets.UDP
 	}
-	if !targets.IsDatagram(cfg.Network) {
-		return nil, targets.UnsupportedNetwork("dgram", cfg.Network)
-	}
 	if _, err := targets.Normalize(&cfg); err != nil {
 		return nil, err
 	}

@@ -274,9 +274,6 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if targets.IsDatagram(cfg.Network) {
-		return nil, targets.UnsupportedNetwork(name, cfg.Network)
-	}
 	addrs, rmdir, err := targets.ListenAddrs(cfg)
 	if err != nil {
 		return nil, err
@@ -294,7 +291,7 @@ func Start(cfg targets.Config) (targets.Server, error) {
 			s.release()
 			return nil, err
 		}
-		srv := &EchoServer{sock: sock, newSession: newSession, buf: buf, log: cfg.Log, tcp: !targets.IsUnix(cfg.Network)}
+		srv := &EchoServer{sock: sock, newSession: newSession, buf: buf, log: cfg.Log, tcp: !protocol.IsUnix(cfg.Network)}
 		srv.Init(s.loop, sock.Fd, srv, false)
 		srv.Listen()
 		s.addrs = append(s.addrs, sock.Addr)

@@ -128,9 +128,6 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if _, err := targets.Normalize(&cfg); err != nil {
 		return nil, err
 	}
-	if targets.IsDatagram(cfg.Network) {
-		return nil, targets.UnsupportedNetwork("fork", cfg.Network)
-	}
 	if cfg.MaxConns < 0 {
 		return nil, fmt.Errorf("model fork: max-conns %d: must be positive", cfg.MaxConns)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/dispatcher"
 	"github.com/socklab/socklab/targets/reactor"
@@ -74,7 +75,7 @@ func ping(t *testing.T, c net.Conn, msg string) {
 func TestEchoHalfClose(t *testing.T) {
 	for _, m := range models {
 		for _, network := range m.Networks {
-			if targets.IsDatagram(network) {
+			if protocol.IsDatagram(network) {
 				continue
 			}
 			t.Run(m.Name+"/"+network, func(t *testing.T) {

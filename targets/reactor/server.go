@@ -78,8 +78,8 @@ func Start(cfg targets.Config, o Options) (*Server, error) {
 
 func start(cfg targets.Config, o Options, newSession protocol.Factory) (*Server, error) {
 	o.Loops = max(o.Loops, 1)
-	datagram := targets.IsDatagram(cfg.Network)
-	if o.ReusePort && (datagram || targets.IsUnix(cfg.Network)) {
+	datagram := protocol.IsDatagram(cfg.Network)
+	if o.ReusePort && (datagram || protocol.IsUnix(cfg.Network)) {
 		return nil, targets.UnsupportedNetwork(o.Model, cfg.Network)
 	}
 	if o.Loops > 1 && !o.ReusePort {
@@ -97,7 +97,7 @@ func start(cfg targets.Config, o Options, newSession protocol.Factory) (*Server,
 			return nil, err
 		}
 		ls := &loopServer{srv: s, loop: NewLoop(p, cfg.Log), log: cfg.Log, exec: o.Exec,
-			newSession: newSession, tcp: !targets.IsUnix(cfg.Network), conns: make(map[*conn]struct{})}
+			newSession: newSession, tcp: !protocol.IsUnix(cfg.Network), conns: make(map[*conn]struct{})}
 		if o.Exec != nil {
 			ls.loop.busy = func() bool { return ls.inflight > 0 }
 		}

@@ -33,9 +33,6 @@ var Model = targets.Model{
 
 // Start starts a reactor-pool server for cfg.
 func Start(cfg targets.Config) (targets.Server, error) {
-	if targets.IsDatagram(cfg.Network) {
-		return nil, targets.UnsupportedNetwork(name, cfg.Network)
-	}
 	n := cfg.Workers
 	if n <= 0 {
 		n = DefaultWorkers

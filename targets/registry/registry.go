@@ -22,19 +22,36 @@ import (
 // models is the registry, in the order `socklab models` shows: the blocking
 // family first, then the event-driven one, then the datagram servers.
 var models = []targets.Model{
-	iterative.Model,
-	thread.Model,
-	goroutine.Model,
-	pool.Model,
-	fork.Model,
-	reactor.SelectModel,
-	reactor.PollModel,
-	reactor.EpollModel,
-	dispatcher.Model,
-	reactorpool.Model,
-	reuseport.Model,
-	dgram.UDP,
-	dgram.Unixgram,
+	guard(iterative.Model),
+	guard(thread.Model),
+	guard(goroutine.Model),
+	guard(pool.Model),
+	guard(fork.Model),
+	guard(reactor.SelectModel),
+	guard(reactor.PollModel),
+	guard(reactor.EpollModel),
+	guard(dispatcher.Model),
+	guard(reactorpool.Model),
+	guard(reuseport.Model),
+	guard(dgram.UDP),
+	guard(dgram.Unixgram),
+}
+
+// guard makes m's Start default the network to the model's first and
+// refuse a network the model does not serve (Model.Networks), so that this
+// rule is kept here, once, and no model checks its networks by hand.
+func guard(m targets.Model) targets.Model {
+	start := m.Start
+	m.Start = func(cfg targets.Config) (targets.Server, error) {
+		if cfg.Network == "" {
+			cfg.Network = m.Networks[0]
+		}
+		if !m.Serves(cfg.Network) {
+			return nil, targets.UnsupportedNetwork(m.Name, cfg.Network)
+		}
+		return start(cfg)
+	}
+	return m
 }
 
 // Models returns every model.

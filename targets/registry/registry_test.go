@@ -681,3 +681,24 @@ func TestCloseWithLiveClientReturnsAndReleases(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistryRefusesUnservedNetworks: the registry, not each model, refuses
+// a network a model does not serve, with ErrUnsupported.
+func TestRegistryRefusesUnservedNetworks(t *testing.T) {
+	for _, m := range registry.Models() {
+		for _, network := range []string{targets.TCP, targets.Unix, targets.UDP, targets.Unixgram} {
+			if m.Serves(network) {
+				continue
+			}
+			srv, err := m.Start(targets.Config{Network: network, Protocol: "echo"})
+			if err == nil {
+				srv.Close()
+				t.Errorf("%s over %s: started, want ErrUnsupported", m.Name, network)
+				continue
+			}
+			if !errors.Is(err, targets.ErrUnsupported) {
+				t.Errorf("%s over %s: %v, want ErrUnsupported", m.Name, network, err)
+			}
+		}
+	}
+}

@@ -29,9 +29,6 @@ var Model = targets.Model{
 
 // Start starts a reuseport server for cfg.
 func Start(cfg targets.Config) (targets.Server, error) {
-	if cfg.Network != "" && cfg.Network != targets.TCP && cfg.Network != "tcp4" && cfg.Network != "tcp6" {
-		return nil, targets.UnsupportedNetwork(name, cfg.Network)
-	}
 	n := cfg.Workers
 	if n <= 0 {
 		n = runtime.NumCPU()

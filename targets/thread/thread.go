@@ -75,11 +75,6 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch cfg.Network {
-	case targets.TCP, "tcp4", "tcp6", targets.Unix:
-	default:
-		return nil, targets.UnsupportedNetwork("thread", cfg.Network)
-	}
 	if cfg.MaxConns < 0 {
 		return nil, fmt.Errorf("model thread: max-conns %d: must be positive", cfg.MaxConns)
 	}
