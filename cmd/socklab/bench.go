@@ -372,7 +372,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	network := fs.String("network", "tcp", "the external server's network")
 	size := fs.Int("size", 64, "echo payload size for an external server")
 	framing := protocol.Auto
-	fs.Var(&framing, "framing", "the external server's "+framingUsage)
+	fs.Var(&framing, "framing", "external server: "+framingUsage)
 	out := fs.String("out", "reports", "directory of the run directories")
 	modelsFlag := fs.String("models", "", "comma-separated models to run (default: every stream model; --quick: goroutine, iterative, epoll)")
 	inproc := fs.Bool("in-process", false, "run the targets in this process instead of one process each")

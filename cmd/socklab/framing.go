@@ -13,7 +13,7 @@ import (
 )
 
 // framingUsage is the help of every --framing flag that may probe.
-const framingUsage = "framing of the server's messages: line (\"\\n\" ends each), raw (the tutorials' one send, one message, no terminator) or auto (probe the server once and say what was found)"
+const framingUsage = "how the server's messages end: `line|raw|auto` (line: \"\\n\" ends each; raw: the tutorials' one send, one message, no terminator; auto: probe the server once and say what was found)"
 
 // resolveFraming turns cfg's auto framing into line or raw by probing the
 // server once, and says what it found on w, so that the first line a user

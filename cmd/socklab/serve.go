@@ -58,7 +58,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	lineDelay := fs.Duration("line-delay", 0, "poetry protocol: pause between lines (0: "+protocol.DefaultLineDelay.String()+")")
 	maxLine := fs.Int("max-line", 0, fmt.Sprintf("framed protocols: longest message accepted (0: %d)", protocol.DefaultMaxLine))
 	var framing protocol.Framing
-	fs.Var(&framing, "framing", "line (\"\\n\" ends each message, the default) or raw (the tutorials' dialect: one read is one message, replies carry no terminator)")
+	fs.Var(&framing, "framing", "how messages end: `line|raw` (line: \"\\n\" ends each, the default; raw: the tutorials' dialect, one read is one message and replies carry no terminator)")
 	verbose := fs.Bool("v", false, "log every connection's end on stderr (default: warnings only)")
 	if err := parse(fs, args); err != nil {
 		return err
