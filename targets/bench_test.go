@@ -1,7 +1,7 @@
 package targets_test
 
-// The model benchmarks: each model runs as its own process (built from
-// targets/internal/benchserver) against a Go client over loopback, closed
+// The model benchmarks: each model runs as its own process (socklab serve,
+// built from cmd/socklab) against a Go client over loopback, closed
 // loop (one 64-byte echo request in flight per connection), at 1, 16 and 256
 // connections. Each reports req/s and p50/p99 latency in microseconds
 // (hdrhistogram-go, one histogram per connection, merged).
@@ -15,7 +15,6 @@ package targets_test
 // (a Makefile target: bench-models: the line above.)
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -23,13 +22,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/socklab/socklab/internal/serveproc"
 )
 
 var benchModels = []string{"goroutine", "epoll", "reuseport", "select", "poll", "dispatcher", "reactor-pool"}
@@ -40,17 +39,19 @@ var (
 	buildErr  error
 )
 
-func buildBenchServer(b *testing.B) string {
+// buildSocklab builds the socklab binary once: the models' servers are
+// socklab serve itself.
+func buildSocklab(b *testing.B) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "socklab-bench-")
 		if err != nil {
 			buildErr = err
 			return
 		}
-		serverBin = filepath.Join(dir, "benchserver")
-		out, err := exec.Command("go", "build", "-o", serverBin, "../targets/internal/benchserver").CombinedOutput()
+		serverBin = filepath.Join(dir, "socklab")
+		out, err := exec.Command("go", "build", "-o", serverBin, "../cmd/socklab").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build benchserver: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build socklab: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -59,58 +60,34 @@ func buildBenchServer(b *testing.B) string {
 	return serverBin
 }
 
-// serverProc is one model's server process.
-type serverProc struct {
-	cmd  *exec.Cmd
-	addr string
-}
-
-func startServer(b *testing.B, bin, model string) *serverProc {
-	args := []string{bin, "-model", model, "-protocol", "echo"}
+// startServer starts `socklab serve` for model, pinned to CPU 0 when there
+// are two CPUs or more.
+func startServer(b *testing.B, bin, model string) *serveproc.Proc {
+	args := []string{bin, "serve", "--model", model, "--protocol", "echo"}
 	if _, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() >= 2 {
 		args = append([]string{"taskset", "-c", "0"}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	p, err := serveproc.Start(cmd, 1, 20*time.Second, nil)
 	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
 		b.Fatalf("start %s: %v", model, err)
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on tcp ")
-	if err != nil || !ok {
-		cmd.Process.Kill()
-		cmd.Wait()
-		b.Fatalf("%s server said %q: %v", model, line, err)
-	}
-	return &serverProc{cmd: cmd, addr: addr}
-}
-
-func (s *serverProc) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
+	return p
 }
 
 func BenchmarkModels(b *testing.B) {
-	bin := buildBenchServer(b)
+	bin := buildSocklab(b)
 	for _, model := range benchModels {
 		srv := startServer(b, bin, model)
 		for _, conns := range []int{1, 16, 256} {
 			b.Run(fmt.Sprintf("%s/conns=%d", model, conns), func(b *testing.B) {
-				benchEcho(b, srv.addr, conns)
+				benchEcho(b, srv.Addrs[0].Address, conns)
 			})
 		}
-		srv.stop()
+		if err := srv.Stop(10 * time.Second); err != nil {
+			b.Errorf("stop %s: %v", model, err)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socklab/socklab/internal/serveproc"
 	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/reports"
@@ -157,46 +157,12 @@ func execStarter(pin bool) starter {
 		}
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Stderr = io.Discard
-		out, err := cmd.StdoutPipe()
+		p, err := serveproc.Start(cmd, 1, 15*time.Second, nil)
 		if err != nil {
-			return target{}, fmt.Errorf("start %s: %w", model, err)
+			return target{}, fmt.Errorf("start %s %s: %w", model, proto, err)
 		}
-		if err := cmd.Start(); err != nil {
-			return target{}, fmt.Errorf("start %s: %w", model, err)
-		}
-		stop := func() error {
-			cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				return err
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				return <-done
-			}
-		}
-		line := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			if sc.Scan() {
-				line <- sc.Text()
-			}
-			close(line)
-			io.Copy(io.Discard, out)
-		}()
-		select {
-		case l, ok := <-line:
-			f := strings.Fields(l)
-			if !ok || len(f) < 4 || f[0] != "listening" || f[1] != "on" {
-				stop()
-				return target{}, fmt.Errorf("start %s %s: serve printed %q, want \"listening on NETWORK ADDRESS\"", model, proto, l)
-			}
-			return target{network: f[2], addr: f[3], stop: stop}, nil
-		case <-time.After(15 * time.Second):
-			stop()
-			return target{}, fmt.Errorf("start %s %s: no \"listening on\" line within 15s", model, proto)
-		}
+		stop := func() error { return p.Stop(10 * time.Second) }
+		return target{network: p.Addrs[0].Network, addr: p.Addrs[0].Address, stop: stop}, nil
 	}
 }
 

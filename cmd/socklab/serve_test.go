@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socklab/socklab/internal/serveproc"
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/fork"
@@ -60,77 +60,34 @@ func socklabBinary(t *testing.T) string {
 
 // served is a `socklab serve` process under test.
 type served struct {
-	cmd    *exec.Cmd
-	lines  []string // the "listening on" lines
+	*serveproc.Proc
 	stderr *bytes.Buffer
-	exited chan struct{} // closed when the process has exited
-	err    error         // its exit status, once exited is closed
 }
 
 // startServe runs socklab serve with args and reads its listening lines.
+// The process is killed when the test ends.
 func startServe(t *testing.T, listeners int, args ...string) *served {
 	t.Helper()
 	cmd := exec.Command(socklabBinary(t), append([]string{"serve"}, args...)...)
-	s := &served{cmd: cmd, stderr: new(bytes.Buffer), exited: make(chan struct{})}
+	s := &served{stderr: new(bytes.Buffer)}
 	cmd.Stderr = s.stderr
-	out, err := cmd.StdoutPipe()
+	p, err := serveproc.Start(cmd, listeners, 20*time.Second, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("socklab serve %s: %v; stderr: %s", strings.Join(args, " "), err, s.stderr)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.err = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-s.exited
-	})
-	got := make(chan error, 1)
-	go func() {
-		r := bufio.NewReader(out)
-		for range listeners {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				got <- fmt.Errorf("read listening line: %w", err)
-				return
-			}
-			s.lines = append(s.lines, strings.TrimSuffix(line, "\n"))
-		}
-		got <- nil
-		io.Copy(io.Discard, r)
-	}()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatalf("socklab serve %s: %v; stderr: %s", strings.Join(args, " "), err, s.stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("socklab serve %s: no listening line in 20s", strings.Join(args, " "))
-	}
+	s.Proc = p
+	t.Cleanup(p.Kill)
 	return s
-}
-
-// addr parses a "listening on NETWORK ADDRESS" line.
-func parseListening(t *testing.T, line string) (network, address string) {
-	t.Helper()
-	network, address = parseListeningLine(line)
-	if network == "" {
-		t.Fatalf("first stdout line %q, want \"listening on NETWORK ADDRESS\"", line)
-	}
-	return network, address
 }
 
 // stop sends SIGTERM and checks for a graceful exit 0.
 func (s *served) stop(t *testing.T) {
 	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.Signal(syscall.SIGTERM)
 	select {
-	case <-s.exited:
-		if s.err != nil {
-			t.Fatalf("after SIGTERM: %v, want exit 0; stderr: %s", s.err, s.stderr)
+	case <-s.Exited():
+		if s.Err() != nil {
+			t.Fatalf("after SIGTERM: %v, want exit 0; stderr: %s", s.Err(), s.stderr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("still running 20s after SIGTERM")
@@ -146,9 +103,9 @@ func TestServeEveryModelAnswersAndExitsOnSIGTERM(t *testing.T) {
 			t.Run(m.Name+"/"+network, func(t *testing.T) {
 				t.Parallel()
 				s := startServe(t, 1, "--model", m.Name, "--protocol", "echo", "--network", network)
-				gotNet, addr := parseListening(t, s.lines[0])
+				gotNet, addr := s.Addrs[0].Network, s.Addrs[0].Address
 				if gotNet != network {
-					t.Fatalf("listening line %q names network %s, want %s", s.lines[0], gotNet, network)
+					t.Fatalf("listening line names network %s, want %s", gotNet, network)
 				}
 				if protocol.IsDatagram(network) {
 					echoDatagram(t, network, addr)
@@ -208,8 +165,8 @@ func echoDatagram(t *testing.T, network, addr string) {
 func TestServeRepeatedListen(t *testing.T) {
 	s := startServe(t, 3, "--protocol", "echo", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0")
 	seen := map[string]bool{}
-	for _, l := range s.lines {
-		network, addr := parseListening(t, l)
+	for _, a := range s.Addrs {
+		network, addr := a.Network, a.Address
 		if seen[addr] {
 			t.Fatalf("address %s announced twice", addr)
 		}
@@ -221,7 +178,7 @@ func TestServeRepeatedListen(t *testing.T) {
 
 func TestServeSIGINTExitsZero(t *testing.T) {
 	s := startServe(t, 1, "--model", "thread", "--protocol", "hello")
-	_, addr := parseListening(t, s.lines[0])
+	addr := s.Addrs[0].Address
 	c, err := net.DialTimeout("tcp", addr, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -232,11 +189,11 @@ func TestServeSIGINTExitsZero(t *testing.T) {
 	if _, err := io.ReadFull(c, make([]byte, len("Welcome!\n"))); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd.Process.Signal(syscall.SIGINT)
+	s.Signal(syscall.SIGINT)
 	select {
-	case <-s.exited:
-		if s.err != nil {
-			t.Fatalf("after SIGINT with a client connected: %v, want exit 0; stderr: %s", s.err, s.stderr)
+	case <-s.Exited():
+		if s.Err() != nil {
+			t.Fatalf("after SIGINT with a client connected: %v, want exit 0; stderr: %s", s.Err(), s.stderr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("still running 20s after SIGINT")

@@ -7,7 +7,6 @@ package main
 // server that speaks one of socklab's protocols.
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -15,7 +14,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socklab/socklab/internal/serveproc"
 	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
@@ -223,80 +222,37 @@ func runClient(t *testing.T, py string, run clientRun) clientResult {
 
 // tutorialServer is a running tutorial server.
 type tutorialServer struct {
+	*serveproc.Proc
 	addrs  []string // from its "listening on" lines
 	stdout *cappedBuffer
 	stderr *cappedBuffer
-	exited chan struct{}
-	err    error // its exit status, once exited is closed
 }
 
 // startTutorialServer runs a tutorial server in dir and waits for its
-// listeners "listening on tcp ADDR" lines. The server is killed when the
-// test ends, or after serverTimeout.
+// listeners "listening on NETWORK ADDR" lines. The server is killed when
+// the test ends, or after serverTimeout.
 func startTutorialServer(t *testing.T, py, script, dir string, listeners int) *tutorialServer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), serverTimeout)
 	cmd := exec.CommandContext(ctx, py, tutorialScript(t, script))
 	cmd.Dir = dir
 	cmd.Env = pythonEnv()
-	s := &tutorialServer{stdout: &cappedBuffer{max: 64 << 10}, stderr: &cappedBuffer{max: 64 << 10}, exited: make(chan struct{})}
+	s := &tutorialServer{stdout: &cappedBuffer{max: 64 << 10}, stderr: &cappedBuffer{max: 64 << 10}}
 	cmd.Stderr = s.stderr
-	out, err := cmd.StdoutPipe()
+	p, err := serveproc.Start(cmd, listeners, processTimeout, s.stdout)
 	if err != nil {
 		cancel()
-		t.Fatal(err)
+		t.Fatalf("%s: %v; stderr:\n%s", script, err, s.stderr)
 	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", script, err)
+	s.Proc = p
+	for _, a := range p.Addrs {
+		s.addrs = append(s.addrs, a.Address)
 	}
-	lines := make(chan error, 1)
-	go func() {
-		r := bufio.NewReader(out)
-		for range listeners {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				lines <- fmt.Errorf("read listening line: %w", err)
-				break
-			}
-			network, addr := parseListeningLine(strings.TrimSuffix(line, "\n"))
-			if network != targets.TCP && network != targets.UDP {
-				lines <- fmt.Errorf("first stdout lines: %q, want \"listening on tcp|udp ADDR\"", line)
-				break
-			}
-			s.addrs = append(s.addrs, addr)
-		}
-		if len(s.addrs) == listeners {
-			lines <- nil
-		}
-		// Keep reading, so that a chatty server never blocks on a full pipe.
-		io.Copy(s.stdout, r)
-		s.err = cmd.Wait()
-		close(s.exited)
-	}()
 	t.Cleanup(func() {
 		cancel()
-		<-s.exited
+		p.Kill()
 	})
-	select {
-	case err := <-lines:
-		if err != nil {
-			t.Fatalf("%s: %v; stderr:\n%s", script, err, s.stderr)
-		}
-	case <-ctx.Done():
-		t.Fatalf("%s: no listening line in %s; stderr:\n%s", script, processTimeout, s.stderr)
-	}
 	return s
-}
-
-// parseListeningLine splits "listening on NETWORK ADDRESS"; it returns
-// empty strings for any other line.
-func parseListeningLine(line string) (network, addr string) {
-	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "listening" || f[1] != "on" {
-		return "", ""
-	}
-	return f[2], f[3]
 }
 
 // tutorialClient is a tutorial client program and what it must end up with
@@ -475,11 +431,10 @@ func TestTutorialClientsAgainstServe(t *testing.T) {
 				}
 				s := startServe(t, listeners, append(args, tc.serve...)...)
 				clientArgs, host := []string{}, ""
-				for _, l := range s.lines {
-					_, addr := parseListening(t, l)
-					h, port, err := net.SplitHostPort(addr)
+				for _, a := range s.Addrs {
+					h, port, err := net.SplitHostPort(a.Address)
 					if err != nil {
-						t.Fatalf("listening line %q: %v", l, err)
+						t.Fatalf("listening on %q: %v", a.Address, err)
 					}
 					if host == "" {
 						host = h
@@ -625,11 +580,11 @@ func TestLoadAgainstTutorialServers(t *testing.T) {
 					t.Errorf("%d requests unfinished", s.Unfinished)
 				}
 				select {
-				case <-srv.exited:
+				case <-srv.Exited():
 					// Several tutorial servers die when a connection
 					// closes (see their docstrings); the run is judged
 					// all the same, by what it got before.
-					t.Logf("%s exited (%v) by the end of the run", tc.script, srv.err)
+					t.Logf("%s exited (%v) by the end of the run", tc.script, srv.Err())
 				default:
 				}
 				if t.Failed() {
