@@ -229,3 +229,43 @@ func quote(b []byte) string {
 	}
 	return fmt.Sprintf("%q", b)
 }
+
+// Decision is the framing to speak to a server and how it was decided.
+type Decision struct {
+	Framing protocol.Framing
+	// Unframed says the protocol or the network has no framing at all
+	// (echo is a byte stream, a datagram is a message).
+	Unframed bool
+	// Detected is the probe's evidence when the probe decided.
+	Detected string
+	// How says, for the user, how the framing was decided: "no framing:
+	// …", "given with --framing", "detected: …", "undecided: …" or "not
+	// probed: …" (the last two leave line framing, socklab's default).
+	How string
+}
+
+// Resolve decides the framing of cfg's server: given, unless it is Auto,
+// in which case the server is probed once. The load generator, the bench
+// and the conformance suite decide it here, and only say it their way.
+func Resolve(ctx context.Context, cfg Config, given protocol.Framing) (Decision, error) {
+	p, err := protocol.Lookup(cfg.Protocol)
+	if err != nil {
+		return Decision{}, err
+	}
+	switch {
+	case protocol.IsDatagram(cfg.Network):
+		return Decision{Framing: protocol.Line, Unframed: true, How: "no framing: a datagram is a message"}, nil
+	case !p.Framed:
+		return Decision{Framing: protocol.Line, Unframed: true, How: "no framing: " + p.Name + " is a byte stream"}, nil
+	case given != protocol.Auto:
+		return Decision{Framing: given, How: "given with --framing"}, nil
+	}
+	res, err := Framing(ctx, cfg)
+	switch {
+	case errors.Is(err, ErrUndecided):
+		return Decision{Framing: protocol.Line, How: "undecided: " + res.Evidence}, nil
+	case err != nil:
+		return Decision{Framing: protocol.Line, How: "not probed: " + err.Error()}, nil
+	}
+	return Decision{Framing: res.Framing, Detected: res.Evidence, How: "detected: " + res.Evidence}, nil
+}

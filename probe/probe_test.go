@@ -151,3 +151,35 @@ func TestTutorialStyleServers(t *testing.T) {
 		})
 	}
 }
+
+func TestResolve(t *testing.T) {
+	addr := serve(t, "hello", protocol.Raw)
+	tests := []struct {
+		name     string
+		cfg      probe.Config
+		given    protocol.Framing
+		want     protocol.Framing
+		unframed bool
+		how      string
+	}{
+		{name: "given", cfg: probe.Config{Network: "tcp", Addr: addr, Protocol: "hello"}, given: protocol.Line, want: protocol.Line, how: "given with --framing"},
+		{name: "probed", cfg: probe.Config{Network: "tcp", Addr: addr, Protocol: "hello"}, given: protocol.Auto, want: protocol.Raw, how: "detected: "},
+		{name: "echo", cfg: probe.Config{Network: "tcp", Addr: addr, Protocol: "echo"}, given: protocol.Raw, want: protocol.Line, unframed: true, how: "byte stream"},
+		{name: "datagram", cfg: probe.Config{Network: "udp", Addr: addr, Protocol: "echo"}, given: protocol.Auto, want: protocol.Line, unframed: true, how: "a datagram"},
+		{name: "nobody there", cfg: probe.Config{Network: "unix", Addr: filepath.Join(t.TempDir(), "none"), Protocol: "ack"}, given: protocol.Auto, want: protocol.Line, how: "not probed: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := probe.Resolve(context.Background(), tt.cfg, tt.given)
+			if err != nil || d.Framing != tt.want || d.Unframed != tt.unframed || !strings.Contains(d.How, tt.how) {
+				t.Fatalf("got %+v, %v; want %v unframed=%v how ~ %q", d, err, tt.want, tt.unframed, tt.how)
+			}
+			if (d.Detected != "") != strings.HasPrefix(d.How, "detected") {
+				t.Fatalf("Detected %q with How %q", d.Detected, d.How)
+			}
+		})
+	}
+	if _, err := probe.Resolve(context.Background(), probe.Config{Protocol: "nope"}, protocol.Auto); err == nil {
+		t.Fatal("an unknown protocol was accepted")
+	}
+}

@@ -18,7 +18,6 @@ package specs_test
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -78,49 +77,27 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	extFraming = f
 })
 
-// resolveFraming decides the external server's framing from --framing,
-// probing the server when it is auto, and prints the outcome on w: the
-// first line of the run's output.
+// resolveFraming decides the external server's framing from --framing
+// (probe.Resolve, probing the server when it is auto) and prints the
+// outcome on w: the first line of the run's output.
 func resolveFraming(w io.Writer) protocol.Framing {
 	given, _ := protocol.ParseFraming(*flagFraming) // checked by checkFlags
-	p, _ := protocol.Lookup(*flagProtocol)
-	switch {
-	case !p.Framed || protocol.IsDatagram(*flagNetwork):
-		extUnframed = true
-		extHow = fmt.Sprintf("no framing: %s is a byte stream", p.Name)
-		if protocol.IsDatagram(*flagNetwork) {
-			extHow = "no framing: a datagram is a message"
-		}
-		if given == protocol.Raw {
-			fmt.Fprintf(w, "socklab conformance: %s; --framing raw has no effect\n", extHow)
-		}
-		return protocol.Line
-	case given != protocol.Auto:
-		extHow = "given with --framing"
-		fmt.Fprintf(w, "socklab conformance: framing %s (given with --framing)\n", given)
-		return given
-	}
 	// The probe's wait is the suite's: twice the per-step timeout covers
 	// its settle and the answer it waits for.
-	res, err := probe.Framing(context.Background(), probe.Config{
+	d, _ := probe.Resolve(context.Background(), probe.Config{
 		Network:  *flagNetwork,
 		Addr:     *flagAddr,
 		Protocol: *flagProtocol,
 		Timeout:  2 * *flagTimeout,
-	})
+	}, given) // the protocol was checked by checkFlags
+	extUnframed, extHow = d.Unframed, d.How
 	switch {
-	case errors.Is(err, probe.ErrUndecided):
-		extHow = "undecided: " + res.Evidence
-		fmt.Fprintf(w, "socklab conformance: framing undecided, using line (%s)\n", res.Evidence)
-		return protocol.Line
-	case err != nil:
-		extHow = "not probed: " + err.Error()
-		fmt.Fprintf(w, "socklab conformance: framing not probed, using line (%v)\n", err)
-		return protocol.Line
+	case d.Unframed && given == protocol.Raw:
+		fmt.Fprintf(w, "socklab conformance: %s; --framing raw has no effect\n", d.How)
+	case !d.Unframed:
+		fmt.Fprintf(w, "socklab conformance: framing %s (%s)\n", d.Framing, d.How)
 	}
-	extHow = "detected: " + res.Evidence
-	fmt.Fprintf(w, "socklab conformance: framing %s (detected: %s)\n", res.Framing, res.Evidence)
-	return res.Framing
+	return d.Framing
 }
 
 // external reports whether the run is against one external server.

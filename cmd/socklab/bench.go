@@ -366,16 +366,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		o.plan = externalPlan(*proto, *size, *quick)
 		probed := loadgen.Config{Network: *network, Addr: *addr, Protocol: *proto, Client: protocol.ClientOptions{Options: protocol.Options{Framing: framing}}}
-		if err := resolveFraming(context.Background(), &probed, stdout); err != nil {
+		how, err := resolveFraming(context.Background(), &probed, stdout)
+		if err != nil {
 			return err
 		}
 		o.external = &target{network: *network, addr: *addr, framing: probed.Client.Framing,
 			framingEvidence: probed.FramingEvidence, stop: func() error { return nil }}
-		if p, _ := protocol.Lookup(*proto); p.Framed {
-			how := "given with --framing"
-			if probed.FramingEvidence != "" {
-				how = "detected: " + probed.FramingEvidence
-			}
+		if how != "" {
 			notes = append(notes, fmt.Sprintf("The server was spoken to in %s framing (%s).", probed.Client.Framing, how))
 		}
 	} else {

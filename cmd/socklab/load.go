@@ -171,7 +171,7 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	if f.jsonOut {
 		note = stderr
 	}
-	if err := resolveFraming(ctx, &f.cfg, note); err != nil {
+	if _, err := resolveFraming(ctx, &f.cfg, note); err != nil {
 		return err
 	}
 	s, err := runOne(ctx, f, stdout)
