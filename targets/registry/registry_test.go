@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -66,10 +67,24 @@ func forEachStream(t *testing.T, proto string, cfg targets.Config, fn func(t *te
 				t.Parallel()
 				c := cfg
 				c.Network, c.Protocol = network, proto
+				if network == targets.TCP && len(c.Listen) == 0 {
+					c.Listen = []string{privateLoopback() + ":0"}
+				}
 				fn(t, m, start(t, m, c))
 			})
 		}
 	}
+}
+
+var loopbackSeq atomic.Uint32
+
+// privateLoopback returns a loopback address of this test binary's own
+// (127.0.0.0/8 is all loopback on Linux): a port that one parallel subtest
+// closes and another reuses on 127.0.0.1 can then never be mistaken for the
+// first one's listener.
+func privateLoopback() string {
+	n := loopbackSeq.Add(1)
+	return fmt.Sprintf("127.%d.%d.%d", 10+n/(254*256)%200, n/254%256, 1+n%254)
 }
 
 // needProtocol skips a test whose protocol is not registered yet, saying so.
@@ -671,10 +686,23 @@ func TestCloseWithLiveClientReturnsAndReleases(t *testing.T) {
 		if b, err := io.ReadAll(c); err == nil && len(b) != 0 {
 			t.Fatalf("after Close: read %q", b)
 		}
+		// The listener is closed. Another subtest of this process may be
+		// starting a fork child right now: between its fork and its exec
+		// the child holds a copy of every descriptor, close-on-exec ones
+		// included, so a listener can outlive Close by that long. Dials
+		// must be refused once no such copy is left, well within a second.
 		a := srv.Addrs()[0]
-		if c2, err := net.DialTimeout(a.Network(), a.String(), time.Second); err == nil {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			c2, err := net.DialTimeout(a.Network(), a.String(), time.Second)
+			if err != nil {
+				break
+			}
 			c2.Close()
-			t.Fatalf("dial %s after Close succeeded; want the listener closed", a)
+			if time.Now().After(deadline) {
+				t.Fatalf("dial %s still succeeds 2s after Close; want the listener closed", a)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if err := srv.Close(); err != nil {
 			t.Fatalf("second Close: %v", err)
