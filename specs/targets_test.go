@@ -19,8 +19,12 @@ import (
 // Timings of the reference targets: short, so that the whole matrix runs in
 // minutes, and still generous next to loopback round trips.
 const (
-	refTimeout   = 2 * time.Second
-	refLineDelay = 15 * time.Millisecond
+	refTimeout = 2 * time.Second
+	// refForkTimeout is the fork model's: it starts a process for every
+	// connection, up to 200 ms each in a -race binary on a busy machine,
+	// so 32 clients that connect at once can need more than refTimeout.
+	refForkTimeout = 6 * time.Second
+	refLineDelay   = 15 * time.Millisecond
 )
 
 // target is one server the catalogue runs against. Everything but addr is
@@ -116,13 +120,17 @@ func referenceTarget(m targets.Model, p protocol.Protocol, n string, f protocol.
 	if f != protocol.Line {
 		name += "/" + f.String()
 	}
+	timeout := refTimeout
+	if m.Name == "fork" {
+		timeout = refForkTimeout
+	}
 	return &target{
 		name:     name,
 		model:    m.Name,
 		network:  n,
 		protocol: p.Name,
 		capacity: m.Capacity(targets.Config{Network: n, Protocol: p.Name}),
-		timeout:  refTimeout,
+		timeout:  timeout,
 		opts:     protocol.Options{Framing: f, LineDelay: refLineDelay},
 		oneWay:   isOneWay(p.Name),
 		start:    m.Start,
