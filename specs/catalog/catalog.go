@@ -1,11 +1,19 @@
-// Package catalog lists socklab's behaviour catalogue: every behaviour a
-// conformance run checks, with its stable id (the Ginkgo label that selects
-// it), its area, the one-sentence requirement, and the protocols and
-// networks it is about.
+// Package catalog is socklab's behaviour catalogue, as a library: every
+// behaviour a conformance run checks, each a value with its stable id (the
+// Ginkgo label that selects it), its area, its one-sentence requirement, the
+// protocols and networks it is about, and Run, which checks it against a
+// Target and reports through a small T (h2spec keeps its cases this way).
 //
-// The specs in package specs register one spec per behaviour from this list,
-// and the broken-server proof in targets/broken checks that every id here is
-// failed by at least one deliberately defective server.
+// Two front ends run it and print the same end-of-run table (WriteTable)
+// and the same report formats: the Ginkgo suite in package specs (every
+// reference target, or one external server) and socklab check (one
+// external server, no Go toolchain needed). Flags are the options of a run
+// against an external server, the same in both. The proof of the
+// catalogue, package specs/broken, runs Check against servers that are
+// broken on purpose: every behaviour must be failed by one of them.
+//
+// A behaviour's failure message says what was expected, what happened, and
+// what in a server usually causes it.
 package catalog
 
 import (
@@ -23,7 +31,8 @@ const (
 type Behaviour struct {
 	// ID is the stable id, used as the spec's Ginkgo label.
 	ID string
-	// Area is the group the behaviour belongs to (one spec file per area).
+	// Area is the group the behaviour belongs to (one file of this package
+	// per area).
 	Area string
 	// Kind is Stream or Datagram.
 	Kind string
@@ -33,6 +42,24 @@ type Behaviour struct {
 	Protocols []string
 	// Requirement is the one-sentence requirement, the spec's text.
 	Requirement string
+
+	// run is the behaviour's check, registered by its area's file.
+	run func(s *spec)
+}
+
+// behave registers the check of behaviour id; each area's file calls it
+// from init.
+func behave(id string, run func(s *spec)) {
+	for i := range behaviours {
+		if behaviours[i].ID == id {
+			if behaviours[i].run != nil {
+				panic(fmt.Sprintf("catalog: behaviour %q registered twice", id))
+			}
+			behaviours[i].run = run
+			return
+		}
+	}
+	panic(fmt.Sprintf("catalog: unknown behaviour %q", id))
 }
 
 // behaviours is the catalogue, in the order the specs run for one target.
@@ -59,12 +86,6 @@ var behaviours = []Behaviour{
 		Requirement: "while an idle client holds a connection, 32 other clients are served; past a declared capacity a client waits and is served when a slot frees"},
 	{ID: "slow-client", Area: "concurrency", Kind: Stream,
 		Requirement: "a client that dribbles half a request and stalls does not delay the others"},
-	{ID: "reset-survival", Area: "resilience", Kind: Stream,
-		Requirement: "a client that resets its connection mid-request or mid-reply does not disturb the server"},
-	{ID: "abandoned-reply", Area: "resilience", Kind: Stream,
-		Requirement: "a client that closes without reading a large reply does not stop the server"},
-	{ID: "connection-churn", Area: "resilience", Kind: Stream,
-		Requirement: "1 000 connect/request/close cycles all succeed (no descriptor leak)"},
 	{ID: "file-get", Area: "file", Kind: Stream, Protocols: []string{"file"},
 		Requirement: "get of an existing file returns its size and exactly its bytes"},
 	{ID: "file-get-missing", Area: "file", Kind: Stream, Protocols: []string{"file"},
@@ -87,14 +108,20 @@ var behaviours = []Behaviour{
 		Requirement: "three clients at once receive their poems in about one poem's time unless a capacity is declared"},
 	{ID: "datagram-echo", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
 		Requirement: "a datagram is echoed whole to the sender's address"},
-	{ID: "datagram-empty", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
-		Requirement: "a zero-length datagram does not stop the server"},
 	{ID: "datagram-max", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
 		Requirement: "a datagram of 65 507 bytes comes back whole"},
 	{ID: "datagram-interleaved", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
 		Requirement: "replies go to the right one of several interleaved clients"},
 	{ID: "datagram-burst", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
 		Requirement: "a burst of 1 000 datagrams is answered (unixgram: all, in order; UDP loss is reported, not failed)"},
+	{ID: "datagram-empty", Area: "datagram", Kind: Datagram, Protocols: []string{"echo"},
+		Requirement: "a zero-length datagram does not stop the server"},
+	{ID: "abandoned-reply", Area: "resilience", Kind: Stream,
+		Requirement: "a client that closes without reading a large reply does not stop the server"},
+	{ID: "reset-survival", Area: "resilience", Kind: Stream,
+		Requirement: "a client that resets its connection mid-request or mid-reply does not disturb the server"},
+	{ID: "connection-churn", Area: "resilience", Kind: Stream,
+		Requirement: "1 000 connect/request/close cycles all succeed (no descriptor leak)"},
 }
 
 // All returns the catalogue in run order.

@@ -78,7 +78,8 @@ type Verdicts struct {
 	Ran int
 }
 
-// Read reads a Ginkgo JSON report of the suite.
+// Read reads a Ginkgo JSON report of the suite, or of socklab check (which
+// writes the same format).
 func Read(report string) (Verdicts, error) {
 	raw, err := os.ReadFile(report)
 	if err != nil {
@@ -92,26 +93,19 @@ func Read(report string) (Verdicts, error) {
 	var v Verdicts
 	for _, r := range reports {
 		for _, sr := range r.SpecReports {
-			if sr.LeafNodeType != types.NodeTypeIt {
-				if sr.State.Is(types.SpecStateFailureStates) {
-					failed["("+sr.LeafNodeType.String()+")"] = true
-				}
-				continue
+			if sr.LeafNodeType != types.NodeTypeIt && sr.State.Is(types.SpecStateFailureStates) {
+				failed["("+sr.LeafNodeType.String()+")"] = true
 			}
-			if sr.State != types.SpecStateSkipped {
+		}
+		for _, res := range catalog.ResultsFromReport(r) {
+			switch res.State {
+			case catalog.Failed:
+				failed[res.Behaviour.ID] = true
+			case catalog.Passed:
+				passed[res.Behaviour.ID] = true
+			}
+			if res.State != catalog.Skipped {
 				v.Ran++
-			}
-			set := passed
-			switch {
-			case sr.State.Is(types.SpecStateFailureStates):
-				set = failed
-			case sr.State != types.SpecStatePassed:
-				continue
-			}
-			for _, l := range sr.Labels() {
-				if catalog.Known(l) {
-					set[l] = true
-				}
 			}
 		}
 	}

@@ -1,10 +1,8 @@
-package specs_test
+package catalog
 
 import (
 	"fmt"
 	"time"
-
-	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/socklab/socklab/protocol"
 )
@@ -24,62 +22,62 @@ const (
 // resilienceSpecs: clients that misbehave, then many short connections.
 // They run last, churn at the very end: a server that an error kills or
 // that runs out of descriptors fails every behaviour after it.
-func resilienceSpecs(tg *target) {
-	behave(tg, "abandoned-reply", func() {
-		c := connect(tg)
+func init() {
+	behave("abandoned-reply", func(s *spec) {
+		c := connect(s)
 		switch {
-		case tg.oneWay:
+		case s.isOneWay():
 			// Read the first bytes of the stream, then leave.
 			_, _, _ = c.ReadUntilClosed(50 * time.Millisecond)
-		case tg.protocol == "echo":
+		case s.Protocol == "echo":
 			c.WriteAsync(protocol.AppendPattern(nil, abandonedBytes, 3))
 			time.Sleep(50 * time.Millisecond)
-		case tg.protocol == "file":
-			fileAbandon(tg, c)
-		case tg.raw():
-			Skip("abandoned-reply needs a large reply; under raw framing only echo and file can be asked for one in one message")
+		case s.Protocol == "file":
+			fileAbandon(s, c)
+		case s.raw():
+			s.skip("abandoned-reply needs a large reply; under raw framing only echo and file can be asked for one in one message")
 		default:
-			all, _ := pipelineBatch(tg)
+			all, _ := pipelineBatch(s)
 			c.WriteAsync(all)
 			time.Sleep(50 * time.Millisecond)
 		}
-		check(c.Close(), "the client to close", "")
-		servedFresh(tg, "a client closed without reading its reply")
+		s.check(c.Close(), "the client to close", "")
+		servedFresh(s, "a client closed without reading its reply")
 	})
 
-	behave(tg, "reset-survival", func() {
+	behave("reset-survival", func(s *spec) {
 		// Mid-request: half a request, then RST.
-		c := connect(tg)
-		if !tg.oneWay {
+		c := connect(s)
+		if !s.isOneWay() {
 			req, _ := c.next()
-			check(c.Write(req[:max(1, len(req)/2)]), "half a request to be sent", "the server closed the connection")
+			s.check(c.Write(req[:max(1, len(req)/2)]), "half a request to be sent", "the server closed the connection")
 		}
-		check(c.Reset(), "a reset (SO_LINGER 0)", "")
-		servedFresh(tg, "a client reset mid-request")
+		s.check(c.Reset(), "a reset (SO_LINGER 0)", "")
+		servedFresh(s, "a client reset mid-request")
 		// Mid-reply: requests whose answers are still in flight, then RST.
-		c = connect(tg)
-		if !tg.oneWay {
-			if tg.raw() {
+		c = connect(s)
+		if !s.isOneWay() {
+			if s.raw() {
 				req, _ := c.next()
-				check(c.Write(req), "a request to be sent", "the server closed the connection")
+				s.check(c.Write(req), "a request to be sent", "the server closed the connection")
 			} else {
-				all, _ := pipelineBatch(tg)
-				check(c.Write(all[:min(len(all), 64<<10)]), "requests to be sent", "the server closed the connection")
+				all, _ := pipelineBatch(s)
+				s.check(c.Write(all[:min(len(all), 64<<10)]), "requests to be sent", "the server closed the connection")
 			}
 			time.Sleep(10 * time.Millisecond) // let the answers start; the outcome does not depend on it
 		}
-		check(c.Reset(), "a reset (SO_LINGER 0)", "")
-		servedFresh(tg, "a client reset mid-reply")
+		s.check(c.Reset(), "a reset (SO_LINGER 0)", "")
+		servedFresh(s, "a client reset mid-reply")
 	})
 
-	behave(tg, "connection-churn", func() {
+	behave("connection-churn", func(s *spec) {
 		cycles := churnCycles
-		if !tg.external && (tg.protocol != "echo" || tg.model == "fork") {
+		if !s.External && (s.Protocol != "echo" || s.Model == "fork") {
 			cycles = churnCyclesShort
-			AddReportEntry("cycles", fmt.Sprintf("%d cycles: descriptor leaks belong to the model, whose echo target runs the full %d (the fork model spends a process per connection, so it runs %d there too)", cycles, churnCycles, churnCyclesShort))
+			s.note("cycles", fmt.Sprintf("%d cycles: descriptor leaks belong to the model, whose echo target runs the full %d (the fork model spends a process per connection, so it runs %d there too)", cycles, churnCycles, churnCyclesShort))
 		}
-		if tg.oneWay {
-			AddReportEntry("one-way", "each cycle reads the first message of the stream, then closes")
+		if s.isOneWay() {
+			s.note("one-way", "each cycle reads the first message of the stream, then closes")
 		}
 		// A bound on the whole loop (each step has its own timeout too):
 		// generous, so that a slow machine never fails it, yet a server
@@ -88,13 +86,13 @@ func resilienceSpecs(tg *target) {
 		budget := max(churnBudget, time.Duration(cycles)*50*time.Millisecond)
 		for i := 0; i < cycles; i++ {
 			if elapsed := time.Since(start); elapsed > budget {
-				failf(fmt.Sprintf("%d connect/request/close cycles within %s", cycles, budget),
+				s.failf(fmt.Sprintf("%d connect/request/close cycles within %s", cycles, budget),
 					fmt.Sprintf("only %d done in %s (%s a cycle)", i, elapsed.Round(time.Millisecond), (elapsed/time.Duration(max(i, 1))).Round(time.Millisecond)),
 					"the server delays every reply (a sleep per message), or slows down as connections accumulate (descriptors or threads never released)")
 			}
-			err := churnOnce(tg)
+			err := churnOnce(s)
 			if err != nil {
-				failf(fmt.Sprintf("%d connect/request/close cycles, all served", cycles),
+				s.failf(fmt.Sprintf("%d connect/request/close cycles, all served", cycles),
 					fmt.Sprintf("cycle %d failed: %v", i+1, err),
 					"the server leaks a descriptor (or a thread, a slot) per connection and runs out: a socket shut down but never closed, or a close missed on one path")
 			}
@@ -103,13 +101,13 @@ func resilienceSpecs(tg *target) {
 }
 
 // churnOnce is one connect/request/close cycle.
-func churnOnce(tg *target) error {
-	c, err := tryConnect(tg)
+func churnOnce(s *spec) error {
+	c, err := tryConnect(s)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if tg.oneWay {
+	if s.isOneWay() {
 		// The stream's content is greeting's and stream-complete's
 		// business; a churn cycle reads its first message.
 		_, err := c.message()

@@ -1,4 +1,4 @@
-package specs_test
+package catalog
 
 import (
 	"fmt"
@@ -9,28 +9,28 @@ import (
 )
 
 // poemDuration bounds how long one poem takes to arrive.
-func poemDuration(tg *target) time.Duration {
-	lines := len(tg.opts.Poem)
+func poemDuration(s *spec) time.Duration {
+	lines := len(s.Options.Poem)
 	if lines == 0 {
 		lines = len(protocol.DefaultPoem)
 	}
-	delay := tg.opts.LineDelay
+	delay := s.Options.LineDelay
 	if delay == 0 {
 		delay = protocol.DefaultLineDelay
 	}
-	return time.Duration(lines)*delay + tg.timeout
+	return time.Duration(lines)*delay + s.Timeout
 }
 
 // poetrySpecs: the poem server, one line per delay, then close.
-func poetrySpecs(tg *target) {
-	behave(tg, "stream-complete", func() {
-		c := connectNoGreeting(tg)
+func init() {
+	behave("stream-complete", func(s *spec) {
+		c := connectNoGreeting(s)
 		_, m := c.next()
-		check(c.ExpectWithin(m, poemDuration(tg)), "every line of the poem in order, then an orderly close",
+		s.check(c.ExpectWithin(m, poemDuration(s)), "every line of the poem in order, then an orderly close",
 			"the server drops lines on a partial send, or closes with SO_LINGER 0, or never closes")
 	})
 
-	behave(tg, "stream-concurrent", func() {
+	behave("stream-concurrent", func(s *spec) {
 		const n = 3
 		type timing struct {
 			first, last time.Time
@@ -39,14 +39,14 @@ func poetrySpecs(tg *target) {
 		var ts [n]timing
 		cs := make([]*client, n)
 		for i := range cs {
-			cs[i] = connectNoGreeting(tg)
+			cs[i] = connectNoGreeting(s)
 		}
 		var wg sync.WaitGroup
 		for i, c := range cs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				wait := time.Duration(n) * poemDuration(tg)
+				wait := time.Duration(n) * poemDuration(s)
 				tp := &timedPoem{}
 				if ts[i].err = c.ExpectWithin(tp, wait); ts[i].err != nil {
 					return
@@ -61,11 +61,11 @@ func poetrySpecs(tg *target) {
 		wg.Wait()
 		for i, t := range ts {
 			if t.err != nil {
-				failf(fmt.Sprintf("all %d clients receive the whole poem", n), fmt.Sprintf("client %d: %v", i+1, t.err),
+				s.failf(fmt.Sprintf("all %d clients receive the whole poem", n), fmt.Sprintf("client %d: %v", i+1, t.err),
 					"the server refuses or drops clients while it serves one")
 			}
 		}
-		if tg.capacity > 0 && tg.capacity < n {
+		if s.Capacity > 0 && s.Capacity < n {
 			return // past the capacity, clients wait their turn: all served is the requirement
 		}
 		// In about one poem's time: every poem started before any ended.
@@ -82,7 +82,7 @@ func poetrySpecs(tg *target) {
 			}
 		}
 		if lastFirst.After(firstLast) {
-			failf(fmt.Sprintf("%d poems sent at the same time (each starts before any ends)", n),
+			s.failf(fmt.Sprintf("%d poems sent at the same time (each starts before any ends)", n),
 				fmt.Sprintf("a poem started %v after another had ended", lastFirst.Sub(firstLast).Round(time.Millisecond)),
 				"the server serves one client at a time (a time.sleep between lines inside a single-threaded loop)")
 		}

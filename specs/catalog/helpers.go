@@ -1,11 +1,11 @@
-package specs_test
+package catalog
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"time"
-
-	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/specs/internal/wire"
@@ -13,14 +13,14 @@ import (
 
 // failf fails the spec with the h2spec-style message: what was expected,
 // what happened, and what in a server usually causes it.
-func failf(expected, actual, cause string) {
-	Fail(fmt.Sprintf("expected: %s\nactual:   %s\nusual cause: %s", expected, actual, cause), 1)
+func (s *spec) failf(expected, actual, cause string) {
+	s.fatal(fmt.Sprintf("expected: %s\nactual:   %s\nusual cause: %s", expected, actual, cause))
 }
 
 // check fails the spec if err is not nil.
-func check(err error, expected, cause string) {
+func (s *spec) check(err error, expected, cause string) {
 	if err != nil {
-		failf(expected, err.Error(), cause)
+		s.failf(expected, err.Error(), cause)
 	}
 }
 
@@ -28,55 +28,55 @@ func check(err error, expected, cause string) {
 // side, which says what to send and what a correct answer is.
 type client struct {
 	*wire.Conn
-	tg  *target
+	s   *spec
 	pc  protocol.Client
 	seq uint64
 }
 
-// newProtocolClient returns the protocol's client side for tg.
-func newProtocolClient(tg *target, o protocol.ClientOptions) protocol.Client {
-	p, err := protocol.Lookup(tg.protocol)
+// newProtocolClient returns the protocol's client side for s.
+func newProtocolClient(s *spec, o protocol.ClientOptions) protocol.Client {
+	p, err := protocol.Lookup(s.Protocol)
 	if err != nil {
-		Fail(err.Error())
+		s.fatal(err.Error())
 	}
-	o.Options = tg.opts
-	if o.Name == "" && tg.protocol == "file" {
+	o.Options = s.Options
+	if o.Name == "" && s.Protocol == "file" {
 		o.Name = fixtureName
 	}
 	pc, err := p.NewClient(o)
 	if err != nil {
-		Fail(fmt.Sprintf("%s client: %v", tg.protocol, err))
+		s.fatal(fmt.Sprintf("%s client: %v", s.Protocol, err))
 	}
 	return pc
 }
 
 // connect dials tg and reads its greeting, if the protocol has one. The
 // connection is closed when the spec ends.
-func connect(tg *target) *client {
-	c := connectNoGreeting(tg)
+func connect(s *spec) *client {
+	c := connectNoGreeting(s)
 	c.greeting()
 	return c
 }
 
 // connectNoGreeting dials tg without reading the greeting.
-func connectNoGreeting(tg *target) *client {
-	return dialClient(tg, protocol.ClientOptions{})
+func connectNoGreeting(s *spec) *client {
+	return dialClient(s, protocol.ClientOptions{})
 }
 
-func dialClient(tg *target, o protocol.ClientOptions) *client {
-	conn, err := wire.Dial(tg.network, tg.addr, tg.timeout)
-	check(err, "a connection to "+tg.addr, "the server is not listening or its backlog is full")
-	DeferCleanup(func() { _ = conn.Close() })
-	return &client{Conn: conn, tg: tg, pc: newProtocolClient(tg, o)}
+func dialClient(s *spec, o protocol.ClientOptions) *client {
+	conn, err := wire.Dial(s.Network, s.Addr, s.Timeout)
+	s.check(err, "a connection to "+s.Addr, "the server is not listening or its backlog is full")
+	s.cleanup(func() { _ = conn.Close() })
+	return &client{Conn: conn, s: s, pc: newProtocolClient(s, o)}
 }
 
 // tryConnect is connect that returns the error instead of failing.
-func tryConnect(tg *target) (*client, error) {
-	conn, err := wire.Dial(tg.network, tg.addr, tg.timeout)
+func tryConnect(s *spec) (*client, error) {
+	conn, err := wire.Dial(s.Network, s.Addr, s.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	c := &client{Conn: conn, tg: tg, pc: newProtocolClient(tg, protocol.ClientOptions{})}
+	c := &client{Conn: conn, s: s, pc: newProtocolClient(s, protocol.ClientOptions{})}
 	if m := c.pc.Greeting(); m != nil {
 		if err := c.Expect(m); err != nil {
 			conn.Close()
@@ -89,7 +89,7 @@ func tryConnect(tg *target) (*client, error) {
 // greeting reads the protocol's greeting, if it has one.
 func (c *client) greeting() {
 	if m := c.pc.Greeting(); m != nil {
-		check(c.Expect(m), "the protocol's greeting on connect", "the server does not send its greeting first, or sends it late")
+		c.s.check(c.Expect(m), "the protocol's greeting on connect", "the server does not send its greeting first, or sends it late")
 	}
 }
 
@@ -112,7 +112,7 @@ func (c *client) roundtrip() error {
 // message reads one message of the server's (a line under line framing, one
 // read under raw), without its terminator.
 func (c *client) message() (string, error) {
-	m := protocol.NewMessageMatcher(c.tg.framing(), 0)
+	m := protocol.NewMessageMatcher(c.s.framing(), 0)
 	if err := c.Expect(m); err != nil {
 		return "", err
 	}
@@ -129,15 +129,15 @@ const rawSettlePause = 20 * time.Millisecond
 // raw server takes one read as one message. Under line framing the
 // terminator keeps messages apart and settle does nothing.
 func (c *client) settle() error {
-	if !c.tg.raw() {
+	if !c.s.raw() {
 		return nil
 	}
-	return c.Settle(4*c.tg.timeout, rawSettlePause)
+	return c.Settle(4*c.s.Timeout, rawSettlePause)
 }
 
 // mustRoundtrip is roundtrip that fails the spec.
 func (c *client) mustRoundtrip(what string) {
-	check(c.roundtrip(), what+" gets the protocol's answer", "the server stopped answering")
+	c.s.check(c.roundtrip(), what+" gets the protocol's answer", "the server stopped answering")
 }
 
 // afterEffect is how long servedFresh waits before its second look: a
@@ -147,40 +147,40 @@ const afterEffect = 250 * time.Millisecond
 
 // servedFresh checks that a new client is served: the server survived
 // what the spec did before. It looks at once and again a moment later.
-func servedFresh(tg *target, after string) {
-	servedFreshOnce(tg, after)
+func servedFresh(s *spec, after string) {
+	servedFreshOnce(s, after)
 	time.Sleep(afterEffect)
-	servedFreshOnce(tg, after)
+	servedFreshOnce(s, after)
 }
 
-func servedFreshOnce(tg *target, after string) {
-	c, err := tryConnect(tg)
+func servedFreshOnce(s *spec, after string) {
+	c, err := tryConnect(s)
 	if err != nil {
-		failf("a new client to be served after "+after, err.Error(), "the server's accept loop or process died with that connection")
+		s.failf("a new client to be served after "+after, err.Error(), "the server's accept loop or process died with that connection")
 	}
 	defer c.Close()
-	if tg.oneWay {
+	if s.isOneWay() {
 		_, err := c.message()
-		check(err, "a new client to get the first message of its stream after "+after, "the server stopped serving")
+		s.check(err, "a new client to get the first message of its stream after "+after, "the server stopped serving")
 		return
 	}
 	if err := c.roundtrip(); err != nil {
-		failf("a new client to be served after "+after, err.Error(), "an error on one connection stopped the server (an unhandled exception in the accept loop)")
+		s.failf("a new client to be served after "+after, err.Error(), "an error on one connection stopped the server (an unhandled exception in the accept loop)")
 	}
 }
 
 // skipIfRaw skips a behaviour that needs line framing.
-func skipIfRaw(tg *target, id string) {
-	if tg.raw() {
-		Skip(id + " needs line framing; under raw framing the suite sends one message per send and waits for its answer")
+func skipIfRaw(s *spec, id string) {
+	if s.raw() {
+		s.skip(id + " needs line framing; under raw framing the suite sends one message per send and waits for its answer")
 	}
 }
 
 // skipIfOneWay skips a behaviour about requests for a protocol that has
 // none.
-func skipIfOneWay(tg *target, id, instead string) {
-	if tg.oneWay {
-		Skip(fmt.Sprintf("%s is about requests; the %s protocol sends one stream and closes (see %s)", id, tg.protocol, instead))
+func skipIfOneWay(s *spec, id, instead string) {
+	if s.isOneWay() {
+		s.skip(fmt.Sprintf("%s is about requests; the %s protocol sends one stream and closes (see %s)", id, s.Protocol, instead))
 	}
 }
 
@@ -192,4 +192,10 @@ func quote(b []byte) string {
 		s = s[:max] + "…(" + fmt.Sprint(len(b)) + " bytes)"
 	}
 	return strings.TrimSpace(s)
+}
+
+// uniqueSuffix makes a file name that no other run shares: runs against one
+// external server may overlap.
+func uniqueSuffix() string {
+	return fmt.Sprintf("%d-%x", os.Getpid(), rand.Uint64())
 }

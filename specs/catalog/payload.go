@@ -1,4 +1,4 @@
-package specs_test
+package catalog
 
 import (
 	"crypto/sha256"
@@ -20,14 +20,14 @@ const (
 var largePayloadSizes = []int{1, 255, 256, 4097, 65536, 1 << 20, 16 << 20}
 
 // payloadSpecs: large answers and binary payloads.
-func payloadSpecs(tg *target) {
-	behave(tg, "partial-send", func() {
-		if tg.protocol == "file" {
-			filePartialSend(tg)
+func init() {
+	behave("partial-send", func(s *spec) {
+		if s.Protocol == "file" {
+			filePartialSend(s)
 			return
 		}
-		conn, err := wire.DialSmallBuffer(tg.network, tg.addr, smallRcvBuf, tg.timeout)
-		check(err, "a connection to "+tg.addr, "the server is not listening")
+		conn, err := wire.DialSmallBuffer(s.Network, s.Addr, smallRcvBuf, s.Timeout)
+		s.check(err, "a connection to "+s.Addr, "the server is not listening")
 		defer conn.Close()
 		payload := protocol.AppendPattern(nil, partialSendSize, 7)
 		sum := sha256.Sum256(payload)
@@ -36,24 +36,24 @@ func payloadSpecs(tg *target) {
 		// (or would block) once both socket buffers are full.
 		time.Sleep(slowStart)
 		m := exactBytes(payload)
-		err = conn.ExpectWithin(m, 4*tg.timeout)
+		err = conn.ExpectWithin(m, 4*s.Timeout)
 		if err != nil {
-			failf(fmt.Sprintf("all %d bytes back in order (SHA-256 %x…)", len(payload), sum[:6]), err.Error(),
+			s.failf(fmt.Sprintf("all %d bytes back in order (SHA-256 %x…)", len(payload), sum[:6]), err.Error(),
 				"the server ignores send()'s return value: a send on a full socket writes only part of the buffer, and the rest must be sent later (sendall)")
 		}
-		check(<-done, "the payload to be sent", "the server stopped reading")
+		s.check(<-done, "the payload to be sent", "the server stopped reading")
 	})
 
-	behave(tg, "large-payload", func() {
+	behave("large-payload", func(s *spec) {
 		for _, size := range largePayloadSizes {
-			c := connectNoGreeting(tg)
+			c := connectNoGreeting(s)
 			payload := protocol.AppendPattern(nil, size, uint64(size))
 			done := c.WriteAsync(payload)
-			if err := c.ExpectWithin(exactBytes(payload), 4*tg.timeout); err != nil {
-				failf(fmt.Sprintf("a %d-byte payload of all 256 byte values back intact", size), err.Error(),
+			if err := c.ExpectWithin(exactBytes(payload), 4*s.Timeout); err != nil {
+				s.failf(fmt.Sprintf("a %d-byte payload of all 256 byte values back intact", size), err.Error(),
 					"the server decodes bytes as text, stops at a NUL byte, truncates at a fixed buffer size, or drops partial sends")
 			}
-			check(<-done, "the payload to be sent", "the server stopped reading")
+			s.check(<-done, "the payload to be sent", "the server stopped reading")
 			c.Close()
 		}
 	})

@@ -1,11 +1,9 @@
-package specs_test
+package catalog
 
 import (
 	"bytes"
 	"fmt"
 	"time"
-
-	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/specs/internal/wire"
@@ -23,65 +21,64 @@ const (
 )
 
 // framingSpecs: how requests are cut out of the byte stream.
-func framingSpecs(tg *target) {
-	behave(tg, "fragmented-input", func() {
-		skipIfRaw(tg, "fragmented-input")
-		skipIfOneWay(tg, "fragmented-input", "stream-complete")
-		skipIfLockStep(tg, "fragmented-input")
-		c := connect(tg)
+func init() {
+	behave("fragmented-input", func(s *spec) {
+		skipIfRaw(s, "fragmented-input")
+		skipIfOneWay(s, "fragmented-input", "stream-complete")
+		skipIfLockStep(s, "fragmented-input")
+		c := connect(s)
 		for i := 0; i < 2; i++ {
 			req, m := c.next()
 			if len(req) > maxFragmented {
 				req = req[:maxFragmented]
 			}
 			for j := range req {
-				check(c.Write(req[j:j+1]), "each byte to be sent", "the server closed the connection mid-request")
+				s.check(c.Write(req[j:j+1]), "each byte to be sent", "the server closed the connection mid-request")
 				time.Sleep(fragmentPause)
 			}
-			check(c.Expect(m), "exactly the answer of "+quote(req)+" sent whole",
+			s.check(c.Expect(m), "exactly the answer of "+quote(req)+" sent whole",
 				"the server treats one recv() as one message; TCP is a byte stream, a message can arrive in pieces")
 		}
-		if tg.protocol == "hello" {
+		if s.Protocol == "hello" {
 			// The exit command split as ex + it\n must still be exit.
-			check(c.Write([]byte("ex")), "ex to be sent", "the server closed early")
+			s.check(c.Write([]byte("ex")), "ex to be sent", "the server closed early")
 			time.Sleep(20 * fragmentPause)
-			check(c.Write(tg.framing().AppendEnd([]byte("it"))), "it\\n to be sent", "the server closed early")
-			ending, extra, _ := c.ReadUntilClosed(tg.timeout)
+			s.check(c.Write(s.framing().AppendEnd([]byte("it"))), "it\\n to be sent", "the server closed early")
+			ending, extra, _ := c.ReadUntilClosed(s.Timeout)
 			// How it closes is exit-command's business; here only that
 			// it does, with no answer.
 			if ending == wire.StillOpen || ending == wire.Broken || len(extra) > 0 {
-				failf("ex + it\\n to close like exit", fmt.Sprintf("%s after %s", ending, quote(extra)),
+				s.failf("ex + it\\n to close like exit", fmt.Sprintf("%s after %s", ending, quote(extra)),
 					"the server treats one recv() as one message")
 			}
 		}
 	})
 
-	behave(tg, "pipelined-input", func() {
-		skipIfRaw(tg, "pipelined-input")
-		skipIfOneWay(tg, "pipelined-input", "stream-complete")
-		skipIfLockStep(tg, "pipelined-input")
-		c := connect(tg)
-		all, ms := pipelineBatch(tg)
+	behave("pipelined-input", func(s *spec) {
+		skipIfRaw(s, "pipelined-input")
+		skipIfOneWay(s, "pipelined-input", "stream-complete")
+		skipIfLockStep(s, "pipelined-input")
+		c := connect(s)
+		all, ms := pipelineBatch(s)
 		done := c.WriteAsync(all)
 		for i, m := range ms {
 			if err := c.Expect(m); err != nil {
-				failf(fmt.Sprintf("answers to all %d requests sent in one write, in order", len(ms)),
+				s.failf(fmt.Sprintf("answers to all %d requests sent in one write, in order", len(ms)),
 					fmt.Sprintf("answer %d: %v", i, err),
 					"the server treats one recv() as one message, so requests after the first in a read are dropped or mixed")
 			}
 		}
-		check(<-done, "the pipelined write to complete", "the server stopped reading")
+		s.check(<-done, "the pipelined write to complete", "the server stopped reading")
 	})
 
-	behave(tg, "oversized-line", func() {
-		skipIfRaw(tg, "oversized-line")
-		c := connect(tg)
+	behave("oversized-line", func(s *spec) {
+		skipIfRaw(s, "oversized-line")
+		c := connect(s)
 		line := bytes.Repeat([]byte{'a'}, 64<<10)
 		stop := make(chan struct{})
 		defer close(stop)
 		sent := make(chan int, 1)
 		go func() {
-			defer GinkgoRecover()
 			n := 0
 			for n < oversizeMaxSend {
 				select {
@@ -103,7 +100,7 @@ func framingSpecs(tg *target) {
 		var reply []byte
 		writerDone := false
 		for i := 0; i < 10; i++ {
-			e, r, _ := c.ReadUntilClosed(tg.timeout)
+			e, r, _ := c.ReadUntilClosed(s.Timeout)
 			ending, reply = e, append(reply, r...)
 			if e != wire.StillOpen || writerDone {
 				break
@@ -116,24 +113,24 @@ func framingSpecs(tg *target) {
 		}
 		switch {
 		case ending == wire.StillOpen:
-			failf("a line beyond the server's limit refused with an error and a close",
+			s.failf("a line beyond the server's limit refused with an error and a close",
 				fmt.Sprintf("the connection stayed open while the client sent %d MiB without a newline", oversizeMaxSend>>20),
 				"the server appends every recv() to a buffer until it sees a newline, with no limit: memory grows without bound")
 		case ending == wire.EOF && len(reply) == 0:
-			failf("an error reply before the close", "a close with no reply", "the server drops the connection silently instead of saying why")
+			s.failf("an error reply before the close", "a close with no reply", "the server drops the connection silently instead of saying why")
 		}
-		servedFresh(tg, "a client sent an oversized line")
+		servedFresh(s, "a client sent an oversized line")
 	})
 }
 
 // pipelineBatch builds pipelined requests of tg's protocol: one protocol
 // client per request (clients reuse their matcher between calls), with
 // sequence numbers 0, 1, … so each answer is distinct.
-func pipelineBatch(tg *target) ([]byte, []protocol.Matcher) {
+func pipelineBatch(s *spec) ([]byte, []protocol.Matcher) {
 	var all []byte
 	var ms []protocol.Matcher
 	for seq := uint64(0); len(all) < pipelineBytes && len(ms) < pipelineMax; seq++ {
-		pc := newProtocolClient(tg, protocol.ClientOptions{})
+		pc := newProtocolClient(s, protocol.ClientOptions{})
 		var m protocol.Matcher
 		all, m = pc.Next(all, seq)
 		ms = append(ms, m)
@@ -143,8 +140,8 @@ func pipelineBatch(tg *target) ([]byte, []protocol.Matcher) {
 
 // skipIfLockStep skips a behaviour that needs requests to be independent of
 // the replies: the file protocol's get waits for the client's ok.
-func skipIfLockStep(tg *target, id string) {
-	if tg.protocol == "file" {
-		Skip(id + " needs independent requests; the file protocol is lock-step (get waits for the client's ok)")
+func skipIfLockStep(s *spec, id string) {
+	if s.Protocol == "file" {
+		s.skip(id + " needs independent requests; the file protocol is lock-step (get waits for the client's ok)")
 	}
 }

@@ -1,0 +1,120 @@
+package catalog
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/specs/internal/wire"
+)
+
+// httpSpecs: the HTTP/1.1 hello-world server. The requests are the http
+// client's (protocol/http_client.go): keep-alive GETs under line framing,
+// one GET with Connection: close per connection under raw.
+func init() {
+	behave("http-get", func(s *spec) {
+		c := connectNoGreeting(s)
+		req, _ := c.next()
+		s.check(c.Write(req), "the request to be sent", "")
+		if s.raw() {
+			readRawHTTP(s, c, "GET /")
+			return
+		}
+		br := bufio.NewReader(c.NetConn())
+		readHTTP(s, c, br, "GET /")
+	})
+
+	behave("http-keepalive", func(s *spec) {
+		if s.raw() {
+			s.skip("http-keepalive needs HTTP/1.1 keep-alive; under raw framing (the tutorials' HTTP dialect) a server answers one request per connection and closes")
+		}
+		c := connectNoGreeting(s)
+		br := bufio.NewReader(c.NetConn())
+		for i := 0; i < 3; i++ {
+			req, _ := c.next()
+			s.check(c.Write(req), fmt.Sprintf("request %d to be sent on the same connection", i+1),
+				"the server closed the connection after one response (no keep-alive)")
+			readHTTP(s, c, br, fmt.Sprintf("request %d on one connection", i+1))
+		}
+		const pipelined = 5
+		var all []byte
+		for i := 0; i < pipelined; i++ {
+			all, _ = c.pc.Next(all, c.seq)
+			c.seq++
+		}
+		s.check(c.Write(all), "pipelined requests to be sent", "the server closed the connection")
+		for i := 0; i < pipelined; i++ {
+			readHTTP(s, c, br, fmt.Sprintf("pipelined request %d of %d", i+1, pipelined))
+		}
+	})
+
+	behave("http-malformed", func(s *spec) {
+		if s.raw() {
+			s.skip("http-malformed needs an HTTP parser; under raw framing (the tutorials' HTTP dialect) a server answers whatever one read holds with its page")
+		}
+		c := connectNoGreeting(s)
+		// Deliberately not HTTP: a request line without method, target
+		// and version, ended as a head ends.
+		s.check(c.Write([]byte("THIS IS NOT HTTP\r\n\r\n")), "garbage to be sent", "")
+		br := bufio.NewReader(c.NetConn())
+		s.check(c.NetConn().SetReadDeadline(time.Now().Add(s.Timeout)), "", "")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			s.failf("a 400 response to a malformed request", err.Error(), "the server drops the connection or crashes on a request it cannot parse")
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			s.failf("status 400 to a malformed request", resp.Status, "the server answers whatever it is sent with 200")
+		}
+		servedFresh(s, "a malformed request")
+	})
+}
+
+// readHTTP reads one response from the connection and checks it.
+func readHTTP(s *spec, c *client, br *bufio.Reader, what string) {
+	s.check(c.NetConn().SetReadDeadline(time.Now().Add(s.Timeout)), "", "")
+	checkHTTP(s, br, what)
+}
+
+// readRawHTTP reads the answer of the raw dialect, whole up to the server's
+// close (the request said Connection: close), and checks it: a response,
+// or, as the tutorial's server sends it, the bare body.
+func readRawHTTP(s *spec, c *client, what string) {
+	ending, got, _ := c.ReadUntilClosed(s.Timeout)
+	if ending != wire.EOF {
+		s.failf("the answer to "+what+", then an orderly close (the request asked for Connection: close)",
+			fmt.Sprintf("%s after %s", ending, quote(got)),
+			"the server keeps the connection open after its answer, or resets it")
+	}
+	if !bytes.HasPrefix(got, []byte("HTTP/")) {
+		if string(got) != protocol.HTTPBody {
+			s.failf(fmt.Sprintf("a response, or the bare body %q, to %s", protocol.HTTPBody, what), "the bytes "+quote(got), "the server sends another body")
+		}
+		s.note("bare body", "the server answers with the body alone, no status line or headers (the tutorial's dialect)")
+		return
+	}
+	checkHTTP(s, bufio.NewReader(bytes.NewReader(got)), what)
+}
+
+// checkHTTP reads one response and checks it is 200 with the hello body.
+func checkHTTP(s *spec, br *bufio.Reader, what string) {
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		s.failf("a response to "+what, err.Error(), "the server closed the connection, or answers only the first request of a read")
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		s.failf("the whole body of the response to "+what, err.Error(), "the Content-Length does not match the body")
+	}
+	if resp.StatusCode != http.StatusOK {
+		s.failf("200 OK to "+what, resp.Status, "the server does not route /")
+	}
+	if string(body) != protocol.HTTPBody {
+		s.failf(fmt.Sprintf("the body %q", protocol.HTTPBody), fmt.Sprintf("%q", body), "the server sends another body")
+	}
+}
