@@ -6,6 +6,7 @@
 //	socklab load    drive a server with load and record its latency
 //	socklab bench   run the benchmark matrix over the reference targets
 //	socklab report  render or merge load results
+//	socklab check   check a server against the behaviour catalogue
 //
 // Each subcommand has -h help with an example. Only this package exits.
 package main

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/socklab/socklab/specs/broken"
 	"github.com/socklab/socklab/specs/suiterun"
 )
 
@@ -52,49 +54,145 @@ var tutorialVerdicts = []tutorialVerdict{
 		why:   "it dispatches on the file name, not the command: only `get_file` and `put_file` are ever served, anything else is ignored unanswered"},
 }
 
-// TestSuiteVerdictsOnTutorialServers runs the conformance suite against
-// tutorial servers whose verdicts do not depend on timing, and requires
-// exactly the failures the README states.
-func TestSuiteVerdictsOnTutorialServers(t *testing.T) {
-	py := python3(t)
-	bin, err := suite.Binary("../../specs")
+// frontEnds are the two ways to run the catalogue against one server, with
+// a Ginkgo JSON report: socklab check, and the Ginkgo suite compiled once.
+var frontEnds = []struct {
+	name string
+	run  func(t *testing.T, addr, protocol, report string, flags []string) *exec.Cmd
+}{
+	{"socklab check", func(t *testing.T, addr, protocol, report string, flags []string) *exec.Cmd {
+		args := append([]string{"check", "--addr", addr, "--protocol", protocol, "--json-report", report}, flags...)
+		cmd := exec.Command(socklabBinary(t), args...)
+		// As on a machine without Go: no toolchain on the PATH, no source
+		// tree around it.
+		cmd.Dir, cmd.Env = t.TempDir(), []string{"PATH=/nonexistent", "HOME=/nonexistent"}
+		return cmd
+	}},
+	{"the Ginkgo suite", func(t *testing.T, addr, protocol, report string, flags []string) *exec.Cmd {
+		bin, err := suite.Binary("../../specs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return exec.Command(bin, suiterun.Args(addr, protocol, report, flags...)...)
+	}},
+}
+
+// verdictsOf runs one front end against the server at addr and reads its
+// verdicts.
+func verdictsOf(t *testing.T, fe int, addr, protocol string, flags []string) (suiterun.Verdicts, []byte, error) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	out, runErr := frontEnds[fe].run(t, addr, protocol, report, flags).CombinedOutput()
+	v, err := suiterun.Read(report)
 	if err != nil {
-		t.Fatal(err)
+		return v, out, fmt.Errorf("%s: read its report: %w (run: %v)\n%s", frontEnds[fe].name, err, runErr, out)
 	}
+	return v, out, nil
+}
+
+// bothFrontEnds runs each front end at once, each against a server of its
+// own that start returns (its address, flags and stop). check judges each
+// front end's verdicts and returns the passes that the two must agree on.
+func bothFrontEnds(t *testing.T, protocol string, start func(fe int) (addr string, flags []string, stop func()),
+	check func(name string, v suiterun.Verdicts, out []byte) (passed []string)) {
+	t.Helper()
+	var passed [2][]string
+	var wg sync.WaitGroup
+	for fe := range frontEnds {
+		addr, flags, stop := start(fe)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer stop()
+			v, out, err := verdictsOf(t, fe, addr, protocol, flags)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			passed[fe] = check(frontEnds[fe].name, v, out)
+		}()
+	}
+	wg.Wait()
+	if !slices.Equal(passed[0], passed[1]) {
+		t.Errorf("the front ends disagree: %s passed %v, %s passed %v", frontEnds[0].name, passed[0], frontEnds[1].name, passed[1])
+	}
+}
+
+// TestVerdictsOnTutorialServers runs socklab check and the Ginkgo suite, each
+// against an instance of its own of every tutorial server whose verdicts do
+// not depend on timing, and requires of both exactly the failures the README
+// states, and the same passes.
+func TestVerdictsOnTutorialServers(t *testing.T) {
+	py := python3(t)
 	checkVerdictsInREADME(t)
 	for _, tc := range tutorialVerdicts {
 		t.Run(strings.TrimSuffix(tc.script, ".py"), func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			for _, f := range tc.files {
-				writeRandomFile(t, filepath.Join(dir, f), 3000)
-			}
-			srv := startTutorialServer(t, py, tc.script, dir, 1)
-			report := filepath.Join(t.TempDir(), "report.json")
-			var more []string
-			for _, f := range tc.flags {
-				more = append(more, strings.ReplaceAll(f, "ROOT", dir))
-			}
-			cmd := exec.Command(bin, suiterun.Args(srv.addrs[0], tc.protocol, report, more...)...)
-			out, runErr := cmd.CombinedOutput()
-			v, err := suiterun.Read(report)
-			if err != nil {
-				t.Fatalf("read the suite's report: %v (run: %v)\n%s", err, runErr, out)
-			}
-			var missing, extra []string
-			for _, id := range tc.fails {
-				if !slices.Contains(v.Failed, id) {
-					missing = append(missing, id)
+			start := func(int) (string, []string, func()) {
+				dir := t.TempDir()
+				for _, f := range tc.files {
+					writeRandomFile(t, filepath.Join(dir, f), 3000)
 				}
-			}
-			for _, id := range v.Failed {
-				if !slices.Contains(tc.fails, id) && !slices.Contains(tc.mayFail, id) {
-					extra = append(extra, id)
+				srv := startTutorialServer(t, py, tc.script, dir, 1)
+				var flags []string
+				for _, f := range tc.flags {
+					flags = append(flags, strings.ReplaceAll(f, "ROOT", dir))
 				}
+				return srv.addrs[0], flags, srv.Kill
 			}
-			if len(missing)+len(extra) > 0 {
-				t.Errorf("the suite failed %v: %v should have failed and %v should not (%d specs ran)\n%s", v.Failed, missing, extra, v.Ran, out)
+			notTiming := func(ids []string) []string {
+				return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(tc.mayFail, id) })
 			}
+			bothFrontEnds(t, tc.protocol, start, func(name string, v suiterun.Verdicts, out []byte) []string {
+				var missing, extra []string
+				for _, id := range tc.fails {
+					if !slices.Contains(v.Failed, id) {
+						missing = append(missing, id)
+					}
+				}
+				for _, id := range notTiming(v.Failed) {
+					if !slices.Contains(tc.fails, id) {
+						extra = append(extra, id)
+					}
+				}
+				if len(missing)+len(extra) > 0 {
+					t.Errorf("%s failed %v: %v should have failed and %v should not (%d behaviours ran)\n%s",
+						name, v.Failed, missing, extra, v.Ran, out)
+				}
+				return notTiming(v.Passed)
+			})
+		})
+	}
+}
+
+// TestVerdictsOnBrokenServers runs socklab check and the Ginkgo suite
+// against each broken server of specs/broken: both must fail exactly the
+// behaviours of its defect and pass the same others.
+func TestVerdictsOnBrokenServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the catalogue twice per broken server")
+	}
+	for _, s := range broken.All() {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			want := slices.Sorted(slices.Values(s.Fails))
+			start := func(int) (string, []string, func()) {
+				root := t.TempDir()
+				srv, err := s.Start(root)
+				if err != nil {
+					t.Fatalf("start %s: %v", s.Name, err)
+				}
+				flags := []string{"-network", s.Network, "-max-concurrency", fmt.Sprint(s.Capacity), "-timeout", "1s", "-framing", "line"}
+				if s.Protocol == "file" {
+					flags = append(flags, "-root", root)
+				}
+				return srv.Addrs()[0].String(), flags, func() { _ = srv.Close() }
+			}
+			bothFrontEnds(t, s.Protocol, start, func(name string, v suiterun.Verdicts, out []byte) []string {
+				if !slices.Equal(v.Failed, want) {
+					t.Errorf("%s failed %v, want exactly %v (%s)\n%s", name, v.Failed, want, s.Defect, out)
+				}
+				return v.Passed
+			})
 		})
 	}
 }
@@ -102,7 +200,7 @@ func TestSuiteVerdictsOnTutorialServers(t *testing.T) {
 // verdictsBlock renders the README's table of the verdicts.
 func verdictsBlock() string {
 	var b strings.Builder
-	b.WriteString("<!-- verdicts: kept by TestSuiteVerdictsOnTutorialServers (cmd/socklab) -->\n")
+	b.WriteString("<!-- verdicts: kept by TestVerdictsOnTutorialServers (cmd/socklab) -->\n")
 	b.WriteString("| server | suite flags beyond `--addr` and `--protocol` | fails | may fail (timing) | because |\n|---|---|---|---|---|\n")
 	list := func(ids []string) string {
 		if len(ids) == 0 {
