@@ -91,7 +91,7 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 	if set["n"] && !set["d"] {
 		c.Duration = 0
 	}
-	if c.Network == "unixgram" || c.Network == "udp" {
+	if protocol.IsDatagram(c.Network) {
 		if c.Pipeline > 1 {
 			return usageError("--pipeline must be 1 over %s: datagram replies may be reordered", c.Network)
 		}
