@@ -132,7 +132,7 @@ func (r *recorder) cleanup() {
 	}
 }
 
-// Failed returns the ids of the behaviours that failed, in run order.
+// FailedIDs returns the ids of the behaviours that failed, in run order.
 func FailedIDs(results []Result) []string {
 	var ids []string
 	for _, r := range results {
