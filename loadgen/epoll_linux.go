@@ -89,7 +89,7 @@ type econn struct {
 	state int
 	evs   uint32 // registered interest
 
-	requester
+	x      exchange // the client side of the exchange on the connection
 	greet  protocol.Matcher
 	greetR protocol.Replier
 	rbuf   []byte
@@ -203,7 +203,7 @@ func newEthread(r *runner, family int, sa unix.Sockaddr, raddr net.Addr, tcp boo
 
 func newEconn(t *ethread, id int) (*econn, error) {
 	c := &econn{t: t, idx: int32(len(t.conns)), fd: -1, hidx: -1}
-	if err := c.requester.init(t.r, id); err != nil {
+	if err := c.x.init(t.r, &t.stats, id); err != nil {
 		return nil, err
 	}
 	c.rbuf = make([]byte, 64<<10)
@@ -455,15 +455,15 @@ func (c *econn) onTimer(now int64) {
 	case csIdle:
 		c.connect(now)
 	case csConnecting:
-		if now-c.connAt >= int64(c.t.cfg.ConnectTimeout) {
+		if now-c.x.connAt >= int64(c.t.cfg.ConnectTimeout) {
 			c.closeFd()
 			c.connectFailed(now, c.opError("dial", os.ErrDeadlineExceeded))
 			return
 		}
-		c.setWake(c.connAt + int64(c.t.cfg.ConnectTimeout))
+		c.setWake(c.x.connAt + int64(c.t.cfg.ConnectTimeout))
 	case csOpen:
 		to := int64(c.t.cfg.Timeout)
-		if c.n > 0 && now-c.ring[c.head].sent >= to || c.n == 0 && c.greet != nil && now-c.connAt >= to {
+		if c.x.n > 0 && now-c.x.ring[c.x.head].sent >= to || c.x.n == 0 && c.greet != nil && now-c.x.connAt >= to {
 			c.fail(now, Timeout, c.opError("read", os.ErrDeadlineExceeded))
 			return
 		}
@@ -476,12 +476,12 @@ func (c *econn) onTimer(now int64) {
 // loop, its next request is not yet due.
 func (c *econn) connect(now int64) {
 	cfg := c.t.cfg
-	if !c.canIssue() {
+	if !c.x.canIssue() {
 		c.setDone()
 		return
 	}
-	if c.open && cfg.Reconnect {
-		if due := c.nextDue(); due > now {
+	if c.x.open && cfg.Reconnect {
+		if due := c.x.nextDue(); due > now {
 			c.setWake(min(due, c.t.r.end))
 			return
 		}
@@ -497,7 +497,7 @@ func (c *econn) connect(now int64) {
 	}
 	c.fd = fd
 	c.gen++
-	c.connAt = now
+	c.x.connAt = now
 	err = unix.Connect(fd, t.sa)
 	switch err {
 	case nil:
@@ -545,7 +545,7 @@ func (c *econn) connectFailed(t int64, err error) {
 	if t >= r.measure {
 		c.t.count(classify(err, true), 1, err)
 	}
-	c.skipDue(t, r.measure)
+	c.x.skipDue(t)
 	c.state = csIdle
 	c.backoff = min(max(2*c.backoff, int64(time.Millisecond)), int64(100*time.Millisecond))
 	c.setWake(t + c.backoff)
@@ -555,13 +555,13 @@ func (c *econn) connected(now int64) {
 	t := c.t
 	c.state = csOpen
 	c.backoff = 0
-	if c.connAt >= t.r.measure {
-		t.record(now, -1, now-c.connAt, true)
+	if c.x.connAt >= t.r.measure {
+		t.record(now, -1, now-c.x.connAt, true)
 	}
-	c.connReq = 0
-	c.rlen, c.head, c.n = 0, 0, 0
+	c.x.connReq = 0
+	c.rlen, c.x.head, c.x.n = 0, 0, 0
 	c.out, c.outOff = c.out[:0], 0
-	c.greet = c.clients[0].Greeting()
+	c.greet = c.x.clients[0].Greeting()
 	c.greetR, _ = c.greet.(protocol.Replier)
 	c.settle(now)
 }
@@ -576,10 +576,10 @@ func (c *econn) closeFd() {
 	c.gen++
 	c.evs = 0
 	c.greet, c.greetR = nil, nil
-	for i := range c.ring {
-		c.ring[i] = slot{}
+	for i := range c.x.ring {
+		c.x.ring[i] = slot{}
 	}
-	c.n, c.head, c.rlen = 0, 0, 0
+	c.x.n, c.x.head, c.rlen = 0, 0, 0
 	c.out, c.outOff = c.out[:0], 0
 	c.state = csIdle
 }
@@ -601,7 +601,7 @@ func (c *econn) setDone() {
 // failure falls in the measured part (at least one error), then reconnects.
 func (c *econn) fail(now int64, cl Class, err error) {
 	if inWindow(now, c.t.r.measure) {
-		c.t.count(cl, max(c.n, 1), err)
+		c.t.count(cl, max(c.x.n, 1), err)
 	}
 	c.reopen(now)
 }
@@ -610,7 +610,7 @@ func (c *econn) fail(now int64, cl Class, err error) {
 // reported as unfinished, whenever they were sent (see inWindow).
 func (c *econn) abandon() {
 	if c.state == csOpen && inWindow(c.t.now(), c.t.r.measure) {
-		c.t.unfinished += int64(c.n)
+		c.t.unfinished += int64(c.x.n)
 	}
 	c.closeFd()
 	c.t.heapRemove(c)
@@ -622,7 +622,7 @@ func (c *econn) settle(now int64) {
 	if !c.fill(now) {
 		return
 	}
-	if c.n == 0 && c.greet == nil && !c.canIssue() {
+	if c.x.n == 0 && c.greet == nil && !c.x.canIssue() {
 		c.setDone()
 		return
 	}
@@ -634,7 +634,7 @@ func (c *econn) settle(now int64) {
 // connection failed.
 func (c *econn) fill(now int64) bool {
 	for {
-		buf, ok := c.issue(now, c.t.r, &c.t.stats)
+		buf, ok := c.x.issue(now)
 		if !ok {
 			break
 		}
@@ -674,15 +674,15 @@ func (c *econn) schedule() {
 	to := int64(cfg.Timeout)
 	lo, hi := int64(maxInt64), int64(maxInt64)
 	switch {
-	case c.n > 0:
-		lo = c.ring[c.head].sent + to
+	case c.x.n > 0:
+		lo = c.x.ring[c.x.head].sent + to
 		hi = lo + to/4
 	case c.greet != nil:
-		lo = c.connAt + to
+		lo = c.x.connAt + to
 		hi = lo + to/4
 	}
-	if c.open && c.n < len(c.ring) && !cfg.Reconnect && c.canIssue() {
-		if due := c.nextDue(); due < lo {
+	if c.x.open && c.x.n < len(c.x.ring) && !cfg.Reconnect && c.x.canIssue() {
+		if due := c.x.nextDue(); due < lo {
 			lo, hi = due, due
 		}
 	}
@@ -772,8 +772,8 @@ func (c *econn) matchStream(t int64, eof bool) bool {
 			return false
 		}
 	}
-	for c.greet == nil && c.n > 0 {
-		s := &c.ring[c.head]
+	for c.greet == nil && c.x.n > 0 {
+		s := &c.x.ring[c.x.head]
 		k, done, err := s.m.Match(p, eof)
 		p = p[k:]
 		if err != nil {
@@ -790,9 +790,9 @@ func (c *econn) matchStream(t int64, eof bool) bool {
 			}
 			break
 		}
-		c.complete(t, &c.t.stats)
+		c.x.complete(t)
 	}
-	if len(p) > 0 && c.greet == nil && c.n == 0 {
+	if len(p) > 0 && c.greet == nil && c.x.n == 0 {
 		c.fail(t, WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
 		return false
 	}
@@ -802,7 +802,7 @@ func (c *econn) matchStream(t int64, eof bool) bool {
 		c.fail(t, WrongReply, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(c.rbuf)))
 		return false
 	}
-	if eof || c.t.cfg.Reconnect && c.n == 0 && c.greet == nil {
+	if eof || c.t.cfg.Reconnect && c.x.n == 0 && c.greet == nil {
 		// The server ended the exchange (banner, poetry) or, with short
 		// connections, our one request is done: connect anew. A reply
 		// owed to the server is sent first, best effort.

@@ -26,7 +26,7 @@ const lateThreshold = int64(time.Millisecond)
 // Its counters and histograms, with their interval handoff, are in stats.
 type worker struct {
 	stats
-	requester
+	x     exchange // the client side of the exchange on the connection
 	r     *runner
 	cfg   *Config
 	id    int
@@ -49,7 +49,7 @@ type worker struct {
 func newWorker(r *runner, id int) (*worker, error) {
 	cfg := &r.cfg
 	w := &worker{r: r, cfg: cfg, id: id, dgram: protocol.IsDatagram(cfg.Network)}
-	if err := w.requester.init(r, id); err != nil {
+	if err := w.x.init(r, &w.stats, id); err != nil {
 		return nil, err
 	}
 	size := 64 << 10
@@ -92,11 +92,11 @@ func (w *worker) run() {
 			return
 		}
 		if w.conn == nil {
-			if !w.canIssue() {
+			if !w.x.canIssue() {
 				return
 			}
-			if w.open && w.cfg.Reconnect {
-				if due := w.nextDue(); due > now {
+			if w.x.open && w.cfg.Reconnect {
+				if due := w.x.nextDue(); due > now {
 					if !w.sleepUntil(due) {
 						return
 					}
@@ -111,18 +111,18 @@ func (w *worker) run() {
 		if !w.fill(now) {
 			continue
 		}
-		if w.n == 0 && w.greet == nil {
-			if !w.canIssue() {
+		if w.x.n == 0 && w.greet == nil {
+			if !w.x.canIssue() {
 				return
 			}
-			if w.open && w.cfg.NoReply {
+			if w.x.open && w.cfg.NoReply {
 				// Wait for the next due time in a read, so that a
 				// reply the server should not send is seen.
 				w.read()
 				continue
 			}
-			if w.open {
-				if !w.sleepUntil(w.nextDue()) {
+			if w.x.open {
+				if !w.sleepUntil(w.x.nextDue()) {
 					return
 				}
 			}
@@ -170,7 +170,7 @@ func (w *worker) connect(now int64) bool {
 		if t >= w.r.measure {
 			w.count(classify(err, true), 1, err)
 		}
-		w.skipDue(t, w.r.measure)
+		w.x.skipDue(t)
 		w.backoff = min(max(2*w.backoff, time.Millisecond), 100*time.Millisecond)
 		w.sleepUntil(t + int64(w.backoff))
 		return false
@@ -184,13 +184,13 @@ func (w *worker) connect(now int64) bool {
 	if w.stopped() {
 		c.SetDeadline(time.Unix(1, 0))
 	}
-	w.connAt = start
-	w.connReq = 0
+	w.x.connAt = start
+	w.x.connReq = 0
 	w.rdl, w.wdl = 0, 0
-	w.rlen, w.head, w.n = 0, 0, 0
+	w.rlen, w.x.head, w.x.n = 0, 0, 0
 	w.greet = nil
 	if !w.dgram {
-		w.greet = w.clients[0].Greeting()
+		w.greet = w.x.clients[0].Greeting()
 	}
 	return true
 }
@@ -209,14 +209,14 @@ func (w *worker) closeConn() {
 	}
 	w.conn = nil
 	w.greet = nil
-	w.n, w.head, w.rlen = 0, 0, 0
+	w.x.n, w.x.head, w.rlen = 0, 0, 0
 }
 
 // fill sends requests while the pipeline has room and (in an open loop)
 // requests are due. It returns false if the connection failed.
 func (w *worker) fill(now int64) bool {
 	for {
-		buf, ok := w.issue(now, w.r, &w.stats)
+		buf, ok := w.x.issue(now)
 		if !ok {
 			break
 		}
@@ -233,7 +233,7 @@ func (w *worker) fill(now int64) bool {
 		if w.cfg.NoReply {
 			// Nothing will answer: the request is done once sent.
 			now = w.now()
-			w.complete(now, &w.stats)
+			w.x.complete(now)
 		}
 	}
 	return true
@@ -268,15 +268,15 @@ func (w *worker) readDeadline() {
 	to := int64(w.cfg.Timeout)
 	lo, hi := int64(maxInt64), int64(maxInt64)
 	switch {
-	case w.n > 0:
-		lo = w.ring[w.head].sent + to
+	case w.x.n > 0:
+		lo = w.x.ring[w.x.head].sent + to
 		hi = lo + to/4
 	case w.greet != nil:
-		lo = w.connAt + to
+		lo = w.x.connAt + to
 		hi = lo + to/4
 	}
-	if w.open && w.n < len(w.ring) && !w.cfg.Reconnect && w.canIssue() {
-		if due := w.nextDue(); due < lo {
+	if w.x.open && w.x.n < len(w.x.ring) && !w.cfg.Reconnect && w.x.canIssue() {
+		if due := w.x.nextDue(); due < lo {
 			lo, hi = due, due
 		}
 	}
@@ -302,7 +302,7 @@ func isTimeout(err error) bool {
 // they were sent (see inWindow).
 func (w *worker) abandon() {
 	if inWindow(w.now(), w.r.measure) {
-		w.unfinished += int64(w.n)
+		w.unfinished += int64(w.x.n)
 	}
 	w.closeConn()
 }
@@ -313,7 +313,7 @@ func (w *worker) abandon() {
 // connection.
 func (w *worker) fail(c Class, err error) {
 	if inWindow(w.now(), w.r.measure) {
-		w.count(c, max(w.n, 1), err)
+		w.count(c, max(w.x.n, 1), err)
 	}
 	w.closeConn()
 }
@@ -341,7 +341,7 @@ func (w *worker) read() {
 				return
 			}
 			to := int64(w.cfg.Timeout)
-			if w.n > 0 && t-w.ring[w.head].sent >= to || w.n == 0 && w.greet != nil && t-w.connAt >= to {
+			if w.x.n > 0 && t-w.x.ring[w.x.head].sent >= to || w.x.n == 0 && w.greet != nil && t-w.x.connAt >= to {
 				w.fail(Timeout, err)
 			}
 			// Otherwise the deadline was the open loop's next due time,
@@ -361,11 +361,11 @@ func (w *worker) read() {
 }
 
 func (w *worker) matchDatagram(p []byte, t int64) {
-	if w.n == 0 {
+	if w.x.n == 0 {
 		w.fail(WrongReply, fmt.Errorf("%w: unsolicited datagram of %d bytes", protocol.ErrWrongReply, len(p)))
 		return
 	}
-	s := &w.ring[w.head]
+	s := &w.x.ring[w.x.head]
 	k, done, err := s.m.Match(p, false)
 	switch {
 	case err != nil:
@@ -375,7 +375,7 @@ func (w *worker) matchDatagram(p []byte, t int64) {
 	case k < len(p):
 		w.fail(WrongReply, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
 	default:
-		w.complete(t, &w.stats)
+		w.x.complete(t)
 	}
 }
 
@@ -397,8 +397,8 @@ func (w *worker) matchStream(t int64, eof bool) {
 			return
 		}
 	}
-	for w.greet == nil && w.n > 0 {
-		s := &w.ring[w.head]
+	for w.greet == nil && w.x.n > 0 {
+		s := &w.x.ring[w.x.head]
 		k, done, err := s.m.Match(p, eof)
 		p = p[k:]
 		if err != nil {
@@ -415,9 +415,9 @@ func (w *worker) matchStream(t int64, eof bool) {
 			}
 			break
 		}
-		w.complete(t, &w.stats)
+		w.x.complete(t)
 	}
-	if len(p) > 0 && w.greet == nil && w.n == 0 {
+	if len(p) > 0 && w.greet == nil && w.x.n == 0 {
 		w.fail(WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
 		return
 	}
@@ -427,7 +427,7 @@ func (w *worker) matchStream(t int64, eof bool) {
 		w.fail(WrongReply, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(w.rbuf)))
 		return
 	}
-	if eof || w.cfg.Reconnect && w.n == 0 && w.greet == nil {
+	if eof || w.cfg.Reconnect && w.x.n == 0 && w.greet == nil {
 		// The server ended the exchange (banner, poetry) or, with short
 		// connections, our one request is done: connect anew.
 		w.closeConn()

@@ -14,13 +14,16 @@ type slot struct {
 	sent int64            // when it was sent, or when its connect began with Reconnect
 }
 
-// requester is what both engines keep about one connection's requests: its
-// share of the schedule (the open loop's due times, the -n quota) and the
+// exchange is the client side of one connection's exchange with the server:
+// its share of the schedule (the open loop's due times, the -n quota) and the
 // requests in flight, oldest first. The goroutine engine's worker and the
-// epoll engine's econn embed it, so that when a request is due, whether one
-// may still be issued, and how it is queued and completed are decided in one
-// place; the engines differ only in how they move bytes.
-type requester struct {
+// epoll engine's econn each own one, so that when a request is due, whether
+// one may still be issued, and how it is queued and completed are decided in
+// one place; the engines differ only in how they move bytes.
+type exchange struct {
+	r  *runner
+	st *stats // the engine's counters and histograms, where completions are recorded
+
 	clients []protocol.Client // one per pipeline slot, so a matcher is never reused while in flight
 	reqs    [][]byte          // request bytes per slot: matchers may refer to them
 	ring    []slot
@@ -36,55 +39,59 @@ type requester struct {
 	k      int64 // open loop: index of the next request in the schedule
 	quota  int64 // requests to issue after warmup, or -1 for no limit
 	issued int64
+
+	reconnect bool // Config.Reconnect: one request per connection
 }
 
-// init sets up connection id of cfg.Connections.
-func (q *requester) init(r *runner, id int) error {
+// init sets up connection id of cfg.Connections, recording into st.
+func (x *exchange) init(r *runner, st *stats, id int) error {
 	cfg := &r.cfg
+	x.r, x.st = r, st
+	x.reconnect = cfg.Reconnect
 	for range cfg.Pipeline {
 		cl, err := r.proto.NewClient(cfg.Client)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		q.clients = append(q.clients, cl)
+		x.clients = append(x.clients, cl)
 	}
-	q.ring = make([]slot, cfg.Pipeline)
-	q.reqs = make([][]byte, cfg.Pipeline)
+	x.ring = make([]slot, cfg.Pipeline)
+	x.reqs = make([][]byte, cfg.Pipeline)
 	if cfg.Rate > 0 {
-		q.open = true
-		q.ivalNs = float64(cfg.Connections) / cfg.Rate * 1e9
-		q.offNs = q.ivalNs * float64(id) / float64(cfg.Connections)
+		x.open = true
+		x.ivalNs = float64(cfg.Connections) / cfg.Rate * 1e9
+		x.offNs = x.ivalNs * float64(id) / float64(cfg.Connections)
 	}
-	q.quota = -1
+	x.quota = -1
 	if cfg.Requests > 0 {
 		n := int64(cfg.Connections)
-		q.quota = cfg.Requests / n
+		x.quota = cfg.Requests / n
 		if int64(id) < cfg.Requests%n {
-			q.quota++
+			x.quota++
 		}
 	}
 	return nil
 }
 
-func (q *requester) nextDue() int64 { return int64(q.offNs + float64(q.k)*q.ivalNs) }
+func (x *exchange) nextDue() int64 { return int64(x.offNs + float64(x.k)*x.ivalNs) }
 
-func (q *requester) canIssue() bool { return q.quota < 0 || q.issued < q.quota }
+func (x *exchange) canIssue() bool { return x.quota < 0 || x.issued < x.quota }
 
 // issue queues the next request if one may be sent at now: the pipeline has
 // room, the quota is not spent, the run has not ended, in an open loop it is
 // due, and with short connections this connection has not had its one
 // request. It returns the request's bytes (empty for a protocol whose
 // exchange is one server stream), or false if none may be sent. A request
-// due in the measured part counts toward the quota, and in st as late if it
-// is sent late.
-func (q *requester) issue(now int64, r *runner, st *stats) ([]byte, bool) {
-	reconnect := r.cfg.Reconnect
-	if q.n == len(q.ring) || !q.canIssue() || reconnect && q.connReq > 0 {
+// due in the measured part counts toward the quota, and as late if it is
+// sent late.
+func (x *exchange) issue(now int64) ([]byte, bool) {
+	r := x.r
+	if x.n == len(x.ring) || !x.canIssue() || x.reconnect && x.connReq > 0 {
 		return nil, false
 	}
 	due := now
-	if q.open {
-		if due = q.nextDue(); due > now {
+	if x.open {
+		if due = x.nextDue(); due > now {
 			return nil, false
 		}
 	}
@@ -92,25 +99,25 @@ func (q *requester) issue(now int64, r *runner, st *stats) ([]byte, bool) {
 		return nil, false
 	}
 	sent := now
-	if reconnect {
-		sent = q.connAt
+	if x.reconnect {
+		sent = x.connAt
 	}
-	pos := q.head + q.n
-	if pos >= len(q.ring) {
-		pos -= len(q.ring)
+	pos := x.head + x.n
+	if pos >= len(x.ring) {
+		pos -= len(x.ring)
 	}
-	buf, m := q.clients[pos].Next(q.reqs[pos][:0], q.seq)
-	q.reqs[pos] = buf
+	buf, m := x.clients[pos].Next(x.reqs[pos][:0], x.seq)
+	x.reqs[pos] = buf
 	rep, _ := m.(protocol.Replier)
-	q.ring[pos] = slot{m: m, rep: rep, due: due, sent: sent}
-	q.seq++
-	q.k++
-	q.connReq++
-	q.n++
+	x.ring[pos] = slot{m: m, rep: rep, due: due, sent: sent}
+	x.seq++
+	x.k++
+	x.connReq++
+	x.n++
 	if due >= r.measure {
-		q.issued++
-		if q.open {
-			st.countLate(now, due)
+		x.issued++
+		if x.open {
+			x.st.countLate(now, due)
 		}
 	}
 	return buf, true
@@ -121,32 +128,33 @@ func (q *requester) issue(now int64, r *runner, st *stats) ([]byte, bool) {
 // later. In the open loop that is the request due by t; in the closed loop
 // the next one, so that a run bounded by a request count ends against a
 // server that refuses every connection instead of retrying forever.
-func (q *requester) skipDue(t, measure int64) {
-	if !q.open {
+func (x *exchange) skipDue(t int64) {
+	measure := x.r.measure
+	if !x.open {
 		if t >= measure {
-			q.issued++
+			x.issued++
 		}
 		return
 	}
-	if due := q.nextDue(); due <= t {
-		q.k++
+	if due := x.nextDue(); due <= t {
+		x.k++
 		if due >= measure {
-			q.issued++
+			x.issued++
 		}
 	}
 }
 
-// complete pops the oldest request, answered at t, recording its latency in
-// st if t falls in the measured part.
-func (q *requester) complete(t int64, st *stats) {
-	s := &q.ring[q.head]
-	if inWindow(t, st.r.measure) {
-		st.record(t, t-s.due, t-s.sent, false)
+// complete pops the oldest request, answered at t, recording its latency if
+// t falls in the measured part.
+func (x *exchange) complete(t int64) {
+	s := &x.ring[x.head]
+	if inWindow(t, x.r.measure) {
+		x.st.record(t, t-s.due, t-s.sent, false)
 	}
 	*s = slot{}
-	q.head++
-	if q.head == len(q.ring) {
-		q.head = 0
+	x.head++
+	if x.head == len(x.ring) {
+		x.head = 0
 	}
-	q.n--
+	x.n--
 }
