@@ -4,6 +4,7 @@ package loadgen
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -12,8 +13,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/socklab/socklab/protocol"
 )
 
 // The epoll engine drives many non-blocking stream sockets from each of a
@@ -89,13 +88,7 @@ type econn struct {
 	state int
 	evs   uint32 // registered interest
 
-	x      exchange // the client side of the exchange on the connection
-	greet  protocol.Matcher
-	greetR protocol.Replier
-	rbuf   []byte
-	rlen   int
-	out    []byte // bytes to send: requests and replies, in order
-	outOff int
+	x exchange // the client side of the exchange on the connection
 
 	backoff int64
 
@@ -206,7 +199,6 @@ func newEconn(t *ethread, id int) (*econn, error) {
 	if err := c.x.init(t.r, &t.stats, id); err != nil {
 		return nil, err
 	}
-	c.rbuf = make([]byte, 64<<10)
 	return c, nil
 }
 
@@ -463,8 +455,8 @@ func (c *econn) onTimer(now int64) {
 		c.setWake(c.x.connAt + int64(c.t.cfg.ConnectTimeout))
 	case csOpen:
 		to := int64(c.t.cfg.Timeout)
-		if c.x.n > 0 && now-c.x.ring[c.x.head].sent >= to || c.x.n == 0 && c.greet != nil && now-c.x.connAt >= to {
-			c.fail(now, Timeout, c.opError("read", os.ErrDeadlineExceeded))
+		if c.x.n > 0 && now-c.x.ring[c.x.head].sent >= to || c.x.n == 0 && c.x.greet != nil && now-c.x.connAt >= to {
+			c.fail(now, c.opError("read", os.ErrDeadlineExceeded))
 			return
 		}
 		c.settle(now)
@@ -552,17 +544,9 @@ func (c *econn) connectFailed(t int64, err error) {
 }
 
 func (c *econn) connected(now int64) {
-	t := c.t
 	c.state = csOpen
 	c.backoff = 0
-	if c.x.connAt >= t.r.measure {
-		t.record(now, -1, now-c.x.connAt, true)
-	}
-	c.x.connReq = 0
-	c.rlen, c.x.head, c.x.n = 0, 0, 0
-	c.out, c.outOff = c.out[:0], 0
-	c.greet = c.x.clients[0].Greeting()
-	c.greetR, _ = c.greet.(protocol.Replier)
+	c.x.connected(now)
 	c.settle(now)
 }
 
@@ -575,12 +559,7 @@ func (c *econn) closeFd() {
 	}
 	c.gen++
 	c.evs = 0
-	c.greet, c.greetR = nil, nil
-	for i := range c.x.ring {
-		c.x.ring[i] = slot{}
-	}
-	c.x.n, c.x.head, c.rlen = 0, 0, 0
-	c.out, c.outOff = c.out[:0], 0
+	c.x.reset()
 	c.state = csIdle
 }
 
@@ -597,21 +576,16 @@ func (c *econn) setDone() {
 	c.t.active--
 }
 
-// fail counts every request in flight as an error of class cl if the
-// failure falls in the measured part (at least one error), then reconnects.
-func (c *econn) fail(now int64, cl Class, err error) {
-	if inWindow(now, c.t.r.measure) {
-		c.t.count(cl, max(c.x.n, 1), err)
-	}
+// fail counts the failure err at now (see exchange.fail) and reconnects.
+func (c *econn) fail(now int64, err error) {
+	c.x.fail(now, err)
 	c.reopen(now)
 }
 
-// abandon drops the requests in flight at the end of the run: they are
-// reported as unfinished, whenever they were sent (see inWindow).
+// abandon drops the requests in flight at the end of the run (see
+// exchange.abandon).
 func (c *econn) abandon() {
-	if c.state == csOpen && inWindow(c.t.now(), c.t.r.measure) {
-		c.t.unfinished += int64(c.x.n)
-	}
+	c.x.abandon(c.t.now())
 	c.closeFd()
 	c.t.heapRemove(c)
 }
@@ -622,7 +596,7 @@ func (c *econn) settle(now int64) {
 	if !c.fill(now) {
 		return
 	}
-	if c.x.n == 0 && c.greet == nil && !c.x.canIssue() {
+	if c.x.idle() && !c.x.canIssue() {
 		c.setDone()
 		return
 	}
@@ -633,24 +607,18 @@ func (c *econn) settle(now int64) {
 // requests are due, then sends everything queued. It returns false if the
 // connection failed.
 func (c *econn) fill(now int64) bool {
-	for {
-		buf, ok := c.x.issue(now)
-		if !ok {
-			break
-		}
-		c.out = append(c.out, buf...)
-	}
+	c.x.queue(now)
 	return c.flush(now)
 }
 
 // flush writes what is queued until it is all sent or the socket's buffer
 // is full, in which case c waits for EPOLLOUT too.
 func (c *econn) flush(now int64) bool {
-	for c.outOff < len(c.out) {
-		n, e := rawWrite(c.fd, c.out[c.outOff:])
+	for p := c.x.owed(); len(p) > 0; p = c.x.owed() {
+		n, e := rawWrite(c.fd, p)
 		switch e {
 		case 0:
-			c.outOff += n
+			c.x.wrote(n)
 			c.t.bytesOut += int64(n)
 			continue
 		case unix.EINTR:
@@ -659,10 +627,9 @@ func (c *econn) flush(now int64) bool {
 			c.interest(unix.EPOLLIN | unix.EPOLLOUT)
 			return true
 		}
-		c.fail(now, classify(e, false), c.opError("write", os.NewSyscallError("write", e)))
+		c.fail(now, c.opError("write", os.NewSyscallError("write", e)))
 		return false
 	}
-	c.out, c.outOff = c.out[:0], 0
 	c.interest(unix.EPOLLIN)
 	return true
 }
@@ -677,7 +644,7 @@ func (c *econn) schedule() {
 	case c.x.n > 0:
 		lo = c.x.ring[c.x.head].sent + to
 		hi = lo + to/4
-	case c.greet != nil:
+	case c.x.greet != nil:
 		lo = c.x.connAt + to
 		hi = lo + to/4
 	}
@@ -713,7 +680,7 @@ func (c *econn) onEvent(evs uint32) {
 		c.interest(unix.EPOLLIN)
 		c.connected(now)
 	case csOpen:
-		if evs&unix.EPOLLOUT != 0 && c.outOff < len(c.out) {
+		if evs&unix.EPOLLOUT != 0 && len(c.x.owed()) > 0 {
 			if !c.flush(t.now()) {
 				return
 			}
@@ -724,93 +691,46 @@ func (c *econn) onEvent(evs uint32) {
 	}
 }
 
-// read reads once and matches what arrived against the requests in flight.
+// read reads once and hands what arrived to the exchange.
 func (c *econn) read() {
 	t := c.t
-	n, e := rawRead(c.fd, c.rbuf[c.rlen:])
+	n, e := rawRead(c.fd, c.x.recvBuf())
 	now := t.now()
-	if now >= t.r.end {
-		// The run is over: what is still in flight is unfinished (see
-		// abandon), whatever arrives now, even a reply another
-		// connection's end at the deadline let the server send.
-		return
-	}
+	var err error
 	switch e {
 	case 0:
+		if n == 0 {
+			err = io.EOF
+		}
 	case unix.EAGAIN, unix.EINTR:
 		return
 	default:
-		c.fail(now, classify(e, false), c.opError("read", os.NewSyscallError("read", e)))
-		return
+		err = c.opError("read", os.NewSyscallError("read", e))
 	}
-	t.bytesIn += int64(n)
-	c.rlen += n
-	if c.matchStream(now, n == 0) {
-		c.settle(now)
+	o := c.x.received(now, n, err)
+	if o.next != runOver {
+		t.bytesIn += int64(n) // bytes read after the end are not counted
 	}
+	c.after(now, o)
 }
 
-// matchStream matches the bytes read so far; it returns false if the
-// connection was closed.
-func (c *econn) matchStream(t int64, eof bool) bool {
-	p := c.rbuf[:c.rlen]
-	if c.greet != nil {
-		k, done, err := c.greet.Match(p, eof)
-		p = p[k:]
-		switch {
-		case err != nil:
-			c.fail(t, classify(err, false), err)
-			return false
-		case c.greetR != nil:
-			c.out = c.greetR.Reply(c.out)
-		}
-		switch {
-		case done:
-			c.greet, c.greetR = nil, nil
-		case eof:
-			c.fail(t, ShortReply, fmt.Errorf("%w: EOF in the greeting", protocol.ErrShortReply))
-			return false
-		}
-	}
-	for c.greet == nil && c.x.n > 0 {
-		s := &c.x.ring[c.x.head]
-		k, done, err := s.m.Match(p, eof)
-		p = p[k:]
-		if err != nil {
-			c.fail(t, classify(err, false), err)
-			return false
-		}
-		if s.rep != nil {
-			c.out = s.rep.Reply(c.out)
-		}
-		if !done {
-			if eof {
-				c.fail(t, ShortReply, fmt.Errorf("%w: EOF before the reply was complete", protocol.ErrShortReply))
-				return false
+// after does what the exchange asks once it has handled an event at now.
+func (c *econn) after(now int64, o outcome) {
+	switch o.next {
+	case goOn:
+		c.settle(now)
+	case hangUp:
+		// What is owed to a server that ended the exchange is sent best
+		// effort: no request is left to fail.
+		if p := c.x.owed(); len(p) > 0 {
+			if n, e := rawWrite(c.fd, p); e == 0 {
+				c.t.bytesOut += int64(n)
 			}
-			break
 		}
-		c.x.complete(t)
+		c.reopen(now)
+	case failed:
+		c.reopen(now)
+	case runOver:
+		c.abandon()
 	}
-	if len(p) > 0 && c.greet == nil && c.x.n == 0 {
-		c.fail(t, WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
-		return false
-	}
-	// Keep what a matcher left unconsumed for the next read.
-	c.rlen = copy(c.rbuf, p)
-	if c.rlen == len(c.rbuf) {
-		c.fail(t, WrongReply, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(c.rbuf)))
-		return false
-	}
-	if eof || c.t.cfg.Reconnect && c.x.n == 0 && c.greet == nil {
-		// The server ended the exchange (banner, poetry) or, with short
-		// connections, our one request is done: connect anew. A reply
-		// owed to the server is sent first, best effort.
-		if c.outOff < len(c.out) {
-			rawWrite(c.fd, c.out[c.outOff:])
-		}
-		c.reopen(t)
-		return false
-	}
-	return true
 }

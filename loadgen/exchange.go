@@ -15,14 +15,29 @@ type slot struct {
 }
 
 // exchange is the client side of one connection's exchange with the server:
-// its share of the schedule (the open loop's due times, the -n quota) and the
-// requests in flight, oldest first. The goroutine engine's worker and the
-// epoll engine's econn each own one, so that when a request is due, whether
-// one may still be issued, and how it is queued and completed are decided in
-// one place; the engines differ only in how they move bytes.
+// its share of the schedule (the open loop's due times, the -n quota), the
+// requests in flight, oldest first, and the matching of what the server
+// sends against them. The goroutine engine's worker and the epoll engine's
+// econn each own one and feed it what happens on the connection (a connect,
+// bytes read, EOF, a failed read or write); it answers with an outcome, the
+// bytes owed to the server and, for every request it completes or fails,
+// what is recorded in the engine's stats. When a request is due, whether one
+// may still be issued, what a reply must be and what a failure counts as are
+// thus decided in one place; the engines only read, write and wait.
+//
+// An exchange touches no socket and reads no clock: every event comes with
+// its time, so it can be driven, and tested, without a connection.
 type exchange struct {
 	r  *runner
 	st *stats // the engine's counters and histograms, where completions are recorded
+
+	dgram  bool             // a datagram network: each read is one whole reply
+	greet  protocol.Matcher // the greeting still awaited, matched before any reply
+	greetR protocol.Replier // greet as a Replier, or nil
+	rbuf   []byte           // bytes received: rbuf[:rlen] is what no matcher consumed yet
+	rlen   int
+	out    []byte // bytes owed to the server, in order: queued requests and replies
+	outOff int    // how much of out is sent
 
 	clients []protocol.Client // one per pipeline slot, so a matcher is never reused while in flight
 	reqs    [][]byte          // request bytes per slot: matchers may refer to them
@@ -48,6 +63,12 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 	cfg := &r.cfg
 	x.r, x.st = r, st
 	x.reconnect = cfg.Reconnect
+	x.dgram = protocol.IsDatagram(cfg.Network)
+	size := 64 << 10
+	if x.dgram {
+		size = 64<<10 + 1 // one more than the largest datagram, to see truncation
+	}
+	x.rbuf = make([]byte, size)
 	for range cfg.Pipeline {
 		cl, err := r.proto.NewClient(cfg.Client)
 		if err != nil {
@@ -157,4 +178,71 @@ func (x *exchange) complete(t int64) {
 		x.head = 0
 	}
 	x.n--
+}
+
+// queue appends every request that may be sent at now (see issue) to the
+// bytes owed to the server.
+func (x *exchange) queue(now int64) {
+	for {
+		buf, ok := x.issue(now)
+		if !ok {
+			return
+		}
+		x.out = append(x.out, buf...)
+	}
+}
+
+// idle reports whether the exchange awaits nothing from the server: no
+// request is in flight and no greeting is due.
+func (x *exchange) idle() bool { return x.n == 0 && x.greet == nil }
+
+// connected starts the exchange on a connection whose connect, begun at
+// connAt, completed at t: the connect time is recorded if the connect began
+// in the measured part, and the protocol's greeting, if it has one, is
+// awaited before any reply.
+func (x *exchange) connected(t int64) {
+	x.reset()
+	if x.connAt >= x.r.measure {
+		x.st.record(t, -1, t-x.connAt, true)
+	}
+	x.connReq = 0
+	if !x.dgram {
+		x.greet = x.clients[0].Greeting()
+		x.greetR, _ = x.greet.(protocol.Replier)
+	}
+}
+
+// reset forgets the exchange on a connection the engine closes: the
+// requests in flight (count them first, with fail or abandon), the greeting,
+// the bytes received and not consumed, the bytes owed.
+func (x *exchange) reset() {
+	clear(x.ring)
+	x.head, x.n = 0, 0
+	x.greet, x.greetR = nil, nil
+	x.rlen = 0
+	x.out, x.outOff = x.out[:0], 0
+}
+
+// fail counts every request in flight as an error of err's class if t
+// falls in the measured part (at least one error: a failure with nothing in
+// flight, such as unsolicited bytes, is still a failure) and ends the
+// exchange on the connection, which the engine then closes.
+func (x *exchange) fail(t int64, err error) outcome {
+	c := classify(err, false)
+	if inWindow(t, x.r.measure) {
+		x.st.count(c, max(x.n, 1), err)
+	}
+	x.reset()
+	return outcome{next: failed, class: c}
+}
+
+// abandon ends the exchange at the end of the run, or at its cancellation:
+// the requests in flight are neither latencies nor errors, and are reported
+// as unfinished if t falls in the measured part, whenever they were sent
+// (see inWindow).
+func (x *exchange) abandon(t int64) {
+	if inWindow(t, x.r.measure) {
+		x.st.unfinished += int64(x.n)
+	}
+	x.reset()
 }

@@ -3,14 +3,11 @@ package loadgen
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
-
-	"github.com/socklab/socklab/protocol"
 )
 
 const maxInt64 = 1<<63 - 1
@@ -26,37 +23,27 @@ const lateThreshold = int64(time.Millisecond)
 // Its counters and histograms, with their interval handoff, are in stats.
 type worker struct {
 	stats
-	x     exchange // the client side of the exchange on the connection
-	r     *runner
-	cfg   *Config
-	id    int
-	dgram bool
+	x   exchange // the client side of the exchange on the connection
+	r   *runner
+	cfg *Config
+	id  int
 
 	conn    net.Conn
 	shared  atomic.Pointer[net.Conn] // conn, for interrupt from the cancelling goroutine
 	connSeq int
-	greet   protocol.Matcher // pending greeting, matched before any reply
-	rdl     int64            // current read deadline (ns since base), 0 none
-	wdl     int64            // current write deadline
+	rdl     int64 // current read deadline (ns since base), 0 none
+	wdl     int64 // current write deadline
 	backoff time.Duration
 
-	rbuf  []byte
-	rlen  int
-	rep   []byte // bytes a protocol.Replier hands out
 	timer *time.Timer
 }
 
 func newWorker(r *runner, id int) (*worker, error) {
 	cfg := &r.cfg
-	w := &worker{r: r, cfg: cfg, id: id, dgram: protocol.IsDatagram(cfg.Network)}
+	w := &worker{r: r, cfg: cfg, id: id}
 	if err := w.x.init(r, &w.stats, id); err != nil {
 		return nil, err
 	}
-	size := 64 << 10
-	if w.dgram {
-		size = 64<<10 + 1 // one more than the largest datagram, to see truncation
-	}
-	w.rbuf = make([]byte, size)
 	w.timer = time.NewTimer(time.Hour)
 	w.timer.Stop()
 	w.stats.init(r)
@@ -111,7 +98,7 @@ func (w *worker) run() {
 		if !w.fill(now) {
 			continue
 		}
-		if w.x.n == 0 && w.greet == nil {
+		if w.x.idle() {
 			if !w.x.canIssue() {
 				return
 			}
@@ -176,22 +163,14 @@ func (w *worker) connect(now int64) bool {
 		return false
 	}
 	w.backoff = 0
-	if start >= w.r.measure {
-		w.record(t, -1, t-start, true)
-	}
 	w.conn = c
 	w.shared.Store(&c)
 	if w.stopped() {
 		c.SetDeadline(time.Unix(1, 0))
 	}
 	w.x.connAt = start
-	w.x.connReq = 0
+	w.x.connected(t)
 	w.rdl, w.wdl = 0, 0
-	w.rlen, w.x.head, w.x.n = 0, 0, 0
-	w.greet = nil
-	if !w.dgram {
-		w.greet = w.x.clients[0].Greeting()
-	}
 	return true
 }
 
@@ -208,8 +187,7 @@ func (w *worker) closeConn() {
 		}
 	}
 	w.conn = nil
-	w.greet = nil
-	w.x.n, w.x.head, w.rlen = 0, 0, 0
+	w.x.reset()
 }
 
 // fill sends requests while the pipeline has room and (in an open loop)
@@ -271,7 +249,7 @@ func (w *worker) readDeadline() {
 	case w.x.n > 0:
 		lo = w.x.ring[w.x.head].sent + to
 		hi = lo + to/4
-	case w.greet != nil:
+	case w.x.greet != nil:
 		lo = w.x.connAt + to
 		hi = lo + to/4
 	}
@@ -285,170 +263,86 @@ func (w *worker) readDeadline() {
 
 // ioError handles a failed read or write at time t.
 func (w *worker) ioError(err error, t int64) {
-	if (errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err)) && (t >= w.r.end || w.stopped()) {
+	if isTimeout(err) && (t >= w.r.end || w.stopped()) {
 		w.abandon()
 		return
 	}
-	w.fail(classify(err, false), err)
+	w.fail(t, err)
 }
 
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// abandon drops the requests in flight at the end of the run: they are
-// neither latencies nor errors, and are reported as unfinished, whenever
-// they were sent (see inWindow).
+// abandon drops the requests in flight at the end of the run (see
+// exchange.abandon) and closes the connection.
 func (w *worker) abandon() {
-	if inWindow(w.now(), w.r.measure) {
-		w.unfinished += int64(w.x.n)
-	}
+	w.x.abandon(w.now())
 	w.closeConn()
 }
 
-// fail counts every request in flight as an error of class c if the failure
-// falls in the measured part (at least one error: a failure with nothing in
-// flight, such as unsolicited bytes, is still a failure), then closes the
+// fail counts the failure err at t (see exchange.fail) and closes the
 // connection.
-func (w *worker) fail(c Class, err error) {
-	if inWindow(w.now(), w.r.measure) {
-		w.count(c, max(w.x.n, 1), err)
-	}
+func (w *worker) fail(t int64, err error) {
+	w.x.fail(t, err)
 	w.closeConn()
 }
 
-// read reads once and matches what arrived against the requests in flight.
+// read reads once and hands what arrived to the exchange.
 func (w *worker) read() {
 	w.readDeadline()
-	nr, err := w.conn.Read(w.rbuf[w.rlen:])
+	nr, err := w.conn.Read(w.x.recvBuf())
 	t := w.now()
 	w.bytesIn += int64(nr)
-	if t >= w.r.end {
-		// The run is over: what is still in flight is unfinished, whatever
-		// arrives now (as in the epoll engine's read).
-		w.abandon()
-		return
-	}
-	eof := false
-	if err != nil {
+	if err != nil && isTimeout(err) && t < w.r.end {
+		// A deadline: the run's cancellation, a request's (or the
+		// greeting's) timeout, or else the open loop's next due time or an
+		// early one left by setDeadline's slack.
+		to := int64(w.cfg.Timeout)
 		switch {
-		case err == io.EOF && !w.dgram:
-			eof = true
-		case errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
-			if t >= w.r.end || w.stopped() {
-				w.abandon()
-				return
-			}
-			to := int64(w.cfg.Timeout)
-			if w.x.n > 0 && t-w.x.ring[w.x.head].sent >= to || w.x.n == 0 && w.greet != nil && t-w.x.connAt >= to {
-				w.fail(Timeout, err)
-			}
-			// Otherwise the deadline was the open loop's next due time,
-			// or an early one left by setDeadline's slack.
-			return
-		default:
-			w.fail(classify(err, false), err)
-			return
+		case w.stopped():
+			w.abandon()
+		case w.x.n > 0 && t-w.x.ring[w.x.head].sent >= to || w.x.n == 0 && w.x.greet != nil && t-w.x.connAt >= to:
+			w.fail(t, err)
 		}
-	}
-	if w.dgram {
-		w.matchDatagram(w.rbuf[:nr], t)
 		return
 	}
-	w.rlen += nr
-	w.matchStream(t, eof)
+	w.after(w.x.received(t, nr, err))
 }
 
-func (w *worker) matchDatagram(p []byte, t int64) {
-	if w.x.n == 0 {
-		w.fail(WrongReply, fmt.Errorf("%w: unsolicited datagram of %d bytes", protocol.ErrWrongReply, len(p)))
-		return
-	}
-	s := &w.x.ring[w.x.head]
-	k, done, err := s.m.Match(p, false)
-	switch {
-	case err != nil:
-		w.fail(classify(err, false), err)
-	case !done:
-		w.fail(ShortReply, fmt.Errorf("%w: datagram of %d bytes is not a whole reply", protocol.ErrShortReply, len(p)))
-	case k < len(p):
-		w.fail(WrongReply, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
-	default:
-		w.x.complete(t)
-	}
-}
-
-func (w *worker) matchStream(t int64, eof bool) {
-	p := w.rbuf[:w.rlen]
-	if w.greet != nil {
-		k, done, err := w.greet.Match(p, eof)
-		p = p[k:]
-		switch {
-		case err != nil:
-			w.fail(classify(err, false), err)
-			return
-		case !w.reply(w.greet):
-			return
-		case done:
-			w.greet = nil
-		case eof:
-			w.fail(ShortReply, fmt.Errorf("%w: EOF in the greeting", protocol.ErrShortReply))
-			return
+// after does what the exchange asks once it has handled an event.
+func (w *worker) after(o outcome) {
+	switch o.next {
+	case goOn:
+		w.sendOwed()
+	case hangUp:
+		// What is owed to a server that ended the exchange is sent best
+		// effort: no request is left to fail.
+		if p := w.x.owed(); len(p) > 0 {
+			w.writeDeadline(w.now())
+			nw, _ := w.conn.Write(p)
+			w.bytesOut += int64(nw)
 		}
-	}
-	for w.greet == nil && w.x.n > 0 {
-		s := &w.x.ring[w.x.head]
-		k, done, err := s.m.Match(p, eof)
-		p = p[k:]
-		if err != nil {
-			w.fail(classify(err, false), err)
-			return
-		}
-		if !w.reply(s.m) {
-			return
-		}
-		if !done {
-			if eof {
-				w.fail(ShortReply, fmt.Errorf("%w: EOF before the reply was complete", protocol.ErrShortReply))
-				return
-			}
-			break
-		}
-		w.x.complete(t)
-	}
-	if len(p) > 0 && w.greet == nil && w.x.n == 0 {
-		w.fail(WrongReply, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p)))
-		return
-	}
-	// Keep what a matcher left unconsumed for the next read.
-	w.rlen = copy(w.rbuf, p)
-	if w.rlen == len(w.rbuf) {
-		w.fail(WrongReply, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(w.rbuf)))
-		return
-	}
-	if eof || w.cfg.Reconnect && w.x.n == 0 && w.greet == nil {
-		// The server ended the exchange (banner, poetry) or, with short
-		// connections, our one request is done: connect anew.
 		w.closeConn()
+	case failed:
+		w.closeConn()
+	case runOver:
+		w.abandon()
 	}
 }
 
-// reply sends what m, if it is a protocol.Replier, has to send after the
-// Match call just made. It returns false if the connection failed.
-func (w *worker) reply(m protocol.Matcher) bool {
-	rp, ok := m.(protocol.Replier)
-	if !ok {
+// sendOwed sends what the exchange owes the server (what a
+// protocol.Replier handed out). It returns false if the connection failed.
+func (w *worker) sendOwed() bool {
+	p := w.x.owed()
+	if len(p) == 0 {
 		return true
 	}
-	w.rep = rp.Reply(w.rep[:0])
-	if len(w.rep) == 0 {
-		return true
-	}
-	now := w.now()
-	w.writeDeadline(now)
-	nw, err := w.conn.Write(w.rep)
+	w.writeDeadline(w.now())
+	nw, err := w.conn.Write(p)
 	w.bytesOut += int64(nw)
+	w.x.wrote(nw)
 	if err != nil {
 		w.ioError(err, w.now())
 		return false

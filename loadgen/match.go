@@ -1,0 +1,162 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/socklab/socklab/protocol"
+)
+
+// outcome is what the exchange made of an event on its connection, and what
+// the engine has to do next.
+type outcome struct {
+	next  nextStep
+	done  int   // requests the event completed (their latencies are recorded)
+	class Class // the failure's class, if next is failed (the errors are counted)
+}
+
+// nextStep is what an engine does after the exchange has handled an event.
+type nextStep uint8
+
+const (
+	// goOn: the connection stays. Send what is owed (exchange.owed), then
+	// wait for the server or the next due time.
+	goOn nextStep = iota
+	// hangUp: the exchange on this connection is over and nothing failed:
+	// the server closed it after whole replies, or a short connection's one
+	// request is done. Send what is owed, best effort, close the
+	// connection, connect anew.
+	hangUp
+	// failed: the requests in flight were counted as errors of
+	// outcome.class. Close the connection, connect anew.
+	failed
+	// runOver: the event came at or after the end of the run and was not
+	// used. Abandon the connection (see exchange.abandon).
+	runOver
+)
+
+// recvBuf returns where the engine reads the next bytes into: the receive
+// buffer after what the matchers left unconsumed.
+func (x *exchange) recvBuf() []byte { return x.rbuf[x.rlen:] }
+
+// received handles one read that returned at t: n bytes read into recvBuf,
+// then err, which is nil, io.EOF (the server closed its side of a stream)
+// or the read's failure. Timeouts are not failures of the read: the engine
+// asks overdue instead.
+//
+// A read that returns at or after the end of the run completes nothing,
+// whatever it carries: what is in flight then is unfinished (see abandon),
+// even a reply that another connection's end let the server send.
+func (x *exchange) received(t int64, n int, err error) outcome {
+	if t >= x.r.end {
+		return outcome{next: runOver}
+	}
+	eof := false
+	switch {
+	case err == nil:
+	case err == io.EOF && !x.dgram:
+		eof = true
+	default:
+		return x.fail(t, err)
+	}
+	if x.dgram {
+		return x.matchDatagram(t, x.rbuf[:n])
+	}
+	x.rlen += n
+	return x.matchStream(t, eof)
+}
+
+// matchDatagram matches one datagram, which must be the whole reply to the
+// request in flight and nothing more.
+func (x *exchange) matchDatagram(t int64, p []byte) outcome {
+	if x.n == 0 {
+		return x.fail(t, fmt.Errorf("%w: unsolicited datagram of %d bytes", protocol.ErrWrongReply, len(p)))
+	}
+	s := &x.ring[x.head]
+	k, done, err := s.m.Match(p, false)
+	switch {
+	case err != nil:
+		return x.fail(t, err)
+	case !done:
+		return x.fail(t, fmt.Errorf("%w: datagram of %d bytes is not a whole reply", protocol.ErrShortReply, len(p)))
+	case k < len(p):
+		return x.fail(t, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
+	}
+	x.complete(t)
+	return outcome{done: 1}
+}
+
+// matchStream feeds the bytes received so far to the greeting's matcher,
+// then to the requests' in order, completing each request whose reply is
+// whole, and keeps what they leave for the next read. What a
+// protocol.Replier hands out after each Match call is owed to the server.
+func (x *exchange) matchStream(t int64, eof bool) outcome {
+	var o outcome
+	p := x.rbuf[:x.rlen]
+	if x.greet != nil {
+		k, done, err := x.greet.Match(p, eof)
+		p = p[k:]
+		if err != nil {
+			return x.fail(t, err)
+		}
+		if x.greetR != nil {
+			x.out = x.greetR.Reply(x.out)
+		}
+		switch {
+		case done:
+			x.greet, x.greetR = nil, nil
+		case eof:
+			return x.fail(t, fmt.Errorf("%w: EOF in the greeting", protocol.ErrShortReply))
+		}
+	}
+	for x.greet == nil && x.n > 0 {
+		s := &x.ring[x.head]
+		k, done, err := s.m.Match(p, eof)
+		p = p[k:]
+		if err != nil {
+			return o.then(x.fail(t, err))
+		}
+		if s.rep != nil {
+			x.out = s.rep.Reply(x.out)
+		}
+		if !done {
+			if eof {
+				return o.then(x.fail(t, fmt.Errorf("%w: EOF before the reply was complete", protocol.ErrShortReply)))
+			}
+			break
+		}
+		x.complete(t)
+		o.done++
+	}
+	if len(p) > 0 && x.idle() {
+		return o.then(x.fail(t, fmt.Errorf("%w: %d unsolicited bytes", protocol.ErrWrongReply, len(p))))
+	}
+	// Keep what a matcher left unconsumed for the next read.
+	x.rlen = copy(x.rbuf, p)
+	if x.rlen == len(x.rbuf) {
+		return o.then(x.fail(t, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(x.rbuf))))
+	}
+	if eof || x.reconnect && x.idle() {
+		// The server ended the exchange (banner, poetry) or, with short
+		// connections, our one request is done: connect anew.
+		o.next = hangUp
+	}
+	return o
+}
+
+// then is o's completions followed by f's failure.
+func (o outcome) then(f outcome) outcome {
+	f.done = o.done
+	return f
+}
+
+// owed returns the bytes owed to the server and not sent yet.
+func (x *exchange) owed() []byte { return x.out[x.outOff:] }
+
+// wrote notes that the engine sent the first n bytes of owed.
+func (x *exchange) wrote(n int) {
+	x.outOff += n
+	if x.outOff == len(x.out) {
+		x.out, x.outOff = x.out[:0], 0
+	}
+}
