@@ -454,8 +454,7 @@ func (c *econn) onTimer(now int64) {
 		}
 		c.setWake(c.x.connAt + int64(c.t.cfg.ConnectTimeout))
 	case csOpen:
-		to := int64(c.t.cfg.Timeout)
-		if c.x.n > 0 && now-c.x.ring[c.x.head].sent >= to || c.x.n == 0 && c.x.greet != nil && now-c.x.connAt >= to {
+		if c.x.overdue(now) {
 			c.fail(now, c.opError("read", os.ErrDeadlineExceeded))
 			return
 		}
@@ -634,25 +633,11 @@ func (c *econn) flush(now int64) bool {
 	return true
 }
 
-// schedule sets c's wake time for its open connection: the head request's
-// (or the greeting's) timeout, or the next due time if that comes first.
+// schedule sets c's wake time for its open connection within the exchange's
+// window: the head request's (or the greeting's) timeout, or the next due
+// time if that comes first.
 func (c *econn) schedule() {
-	cfg := c.t.cfg
-	to := int64(cfg.Timeout)
-	lo, hi := int64(maxInt64), int64(maxInt64)
-	switch {
-	case c.x.n > 0:
-		lo = c.x.ring[c.x.head].sent + to
-		hi = lo + to/4
-	case c.x.greet != nil:
-		lo = c.x.connAt + to
-		hi = lo + to/4
-	}
-	if c.x.open && c.x.n < len(c.x.ring) && !cfg.Reconnect && c.x.canIssue() {
-		if due := c.x.nextDue(); due < lo {
-			lo, hi = due, due
-		}
-	}
+	lo, hi := c.x.window()
 	if lo == maxInt64 {
 		c.t.heapRemove(c)
 		return

@@ -55,7 +55,8 @@ type exchange struct {
 	quota  int64 // requests to issue after warmup, or -1 for no limit
 	issued int64
 
-	reconnect bool // Config.Reconnect: one request per connection
+	reconnect bool  // Config.Reconnect: one request per connection
+	timeout   int64 // Config.Timeout, in ns
 }
 
 // init sets up connection id of cfg.Connections, recording into st.
@@ -63,6 +64,7 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 	cfg := &r.cfg
 	x.r, x.st = r, st
 	x.reconnect = cfg.Reconnect
+	x.timeout = int64(cfg.Timeout)
 	x.dgram = protocol.IsDatagram(cfg.Network)
 	size := 64 << 10
 	if x.dgram {
@@ -245,4 +247,47 @@ func (x *exchange) abandon(t int64) {
 		x.st.unfinished += int64(x.n)
 	}
 	x.reset()
+}
+
+// window returns when the engine must next wake for this connection, as a
+// range [lo, hi]: the head request's timeout, counted from when it was sent
+// (or, before the greeting, the greeting's, counted from the connect), with
+// a quarter of the timeout as slack; or, if it comes first, the open loop's
+// next due time, exactly. A wake-up already set anywhere in [lo, hi] may
+// stay: a timeout need not be exact, and moving a timer on every request
+// costs more than the check. lo is maxInt64 if nothing is awaited.
+//
+// A wake-up that comes earlier than the timeout (an open-loop due time, or a
+// slack deadline left from an earlier request) is not a failure: see
+// overdue.
+func (x *exchange) window() (lo, hi int64) {
+	to := x.timeout
+	lo, hi = maxInt64, maxInt64
+	switch {
+	case x.n > 0:
+		lo = x.ring[x.head].sent + to
+		hi = lo + to/4
+	case x.greet != nil:
+		lo = x.connAt + to
+		hi = lo + to/4
+	}
+	if x.open && x.n < len(x.ring) && !x.reconnect && x.canIssue() {
+		if due := x.nextDue(); due < lo {
+			lo, hi = due, due
+		}
+	}
+	return lo, hi
+}
+
+// overdue reports whether, at t, the head request has waited its whole
+// timeout for its reply, or, before it, the greeting since the connect: if
+// so, the engine fails the exchange with a timeout error.
+func (x *exchange) overdue(t int64) bool {
+	switch {
+	case x.n > 0:
+		return t-x.ring[x.head].sent >= x.timeout
+	case x.greet != nil:
+		return t-x.connAt >= x.timeout
+	}
+	return false
 }

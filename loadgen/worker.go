@@ -217,10 +217,11 @@ func (w *worker) fill(now int64) bool {
 	return true
 }
 
-// setDeadline moves a deadline only when it falls outside [lo, hi]: a
-// request timeout need not be exact, and re-arming the runtime's timer on
-// every request costs more than the check. A deadline that fires before the
-// request is really overdue is recognised in read and ignored.
+// setDeadline moves a deadline only when it falls outside [lo, hi] (see
+// exchange.window): a request timeout need not be exact, and re-arming the
+// runtime's timer on every request costs more than the check. A deadline
+// that fires before the request is really overdue is recognised in read and
+// ignored.
 func (w *worker) setDeadline(cur *int64, lo, hi int64, set func(time.Time) error) {
 	if hi >= w.r.end {
 		hi = w.r.end
@@ -243,21 +244,7 @@ func (w *worker) writeDeadline(now int64) {
 }
 
 func (w *worker) readDeadline() {
-	to := int64(w.cfg.Timeout)
-	lo, hi := int64(maxInt64), int64(maxInt64)
-	switch {
-	case w.x.n > 0:
-		lo = w.x.ring[w.x.head].sent + to
-		hi = lo + to/4
-	case w.x.greet != nil:
-		lo = w.x.connAt + to
-		hi = lo + to/4
-	}
-	if w.x.open && w.x.n < len(w.x.ring) && !w.cfg.Reconnect && w.x.canIssue() {
-		if due := w.x.nextDue(); due < lo {
-			lo, hi = due, due
-		}
-	}
+	lo, hi := w.x.window()
 	w.setDeadline(&w.rdl, lo, hi, w.conn.SetReadDeadline)
 }
 
@@ -299,11 +286,10 @@ func (w *worker) read() {
 		// A deadline: the run's cancellation, a request's (or the
 		// greeting's) timeout, or else the open loop's next due time or an
 		// early one left by setDeadline's slack.
-		to := int64(w.cfg.Timeout)
 		switch {
 		case w.stopped():
 			w.abandon()
-		case w.x.n > 0 && t-w.x.ring[w.x.head].sent >= to || w.x.n == 0 && w.x.greet != nil && t-w.x.connAt >= to:
+		case w.x.overdue(t):
 			w.fail(t, err)
 		}
 		return
