@@ -90,8 +90,6 @@ type econn struct {
 
 	x exchange // the client side of the exchange on the connection
 
-	backoff int64
-
 	wake int64 // heap key
 	hidx int   // index in the heap, -1 if not in it
 }
@@ -471,11 +469,9 @@ func (c *econn) connect(now int64) {
 		c.setDone()
 		return
 	}
-	if c.x.open && cfg.Reconnect {
-		if due := c.x.nextDue(); due > now {
-			c.setWake(min(due, c.t.r.end))
-			return
-		}
+	if due := c.x.connectDue(); due > now {
+		c.setWake(min(due, c.t.r.end))
+		return
 	}
 	t := c.t
 	fd, err := unix.Socket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -530,21 +526,15 @@ func (c *econn) interest(evs uint32) {
 	}
 }
 
-// connectFailed counts a failed connect at t and retries after a back-off.
+// connectFailed counts a failed connect at t (see exchange.connectFailed)
+// and retries after a back-off.
 func (c *econn) connectFailed(t int64, err error) {
-	r := c.t.r
-	if t >= r.measure {
-		c.t.count(classify(err, true), 1, err)
-	}
-	c.x.skipDue(t)
 	c.state = csIdle
-	c.backoff = min(max(2*c.backoff, int64(time.Millisecond)), int64(100*time.Millisecond))
-	c.setWake(t + c.backoff)
+	c.setWake(c.x.connectFailed(t, err))
 }
 
 func (c *econn) connected(now int64) {
 	c.state = csOpen
-	c.backoff = 0
 	c.x.connected(now)
 	c.settle(now)
 }

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/socklab/socklab/protocol"
 )
@@ -57,6 +58,7 @@ type exchange struct {
 
 	reconnect bool  // Config.Reconnect: one request per connection
 	timeout   int64 // Config.Timeout, in ns
+	backoff   int64 // wait before the next connect after a failed one, in ns
 }
 
 // init sets up connection id of cfg.Connections, recording into st.
@@ -198,12 +200,36 @@ func (x *exchange) queue(now int64) {
 // request is in flight and no greeting is due.
 func (x *exchange) idle() bool { return x.n == 0 && x.greet == nil }
 
+// connectDue returns when the next connect may begin: with short
+// connections in an open loop, when the request it is for is due; otherwise
+// at once (0).
+func (x *exchange) connectDue() int64 {
+	if x.open && x.reconnect {
+		return x.nextDue()
+	}
+	return 0
+}
+
+// connectFailed counts a connect that failed at t with err, if t falls in
+// the measured part, spends the request it would have carried (see skipDue),
+// and returns when to try again: after a back-off that doubles from 1 ms to
+// at most 100 ms while connects keep failing.
+func (x *exchange) connectFailed(t int64, err error) int64 {
+	if t >= x.r.measure {
+		x.st.count(classify(err, true), 1, err)
+	}
+	x.skipDue(t)
+	x.backoff = min(max(2*x.backoff, int64(time.Millisecond)), int64(100*time.Millisecond))
+	return t + x.backoff
+}
+
 // connected starts the exchange on a connection whose connect, begun at
 // connAt, completed at t: the connect time is recorded if the connect began
 // in the measured part, and the protocol's greeting, if it has one, is
 // awaited before any reply.
 func (x *exchange) connected(t int64) {
 	x.reset()
+	x.backoff = 0
 	if x.connAt >= x.r.measure {
 		x.st.record(t, -1, t-x.connAt, true)
 	}

@@ -33,7 +33,6 @@ type worker struct {
 	connSeq int
 	rdl     int64 // current read deadline (ns since base), 0 none
 	wdl     int64 // current write deadline
-	backoff time.Duration
 
 	timer *time.Timer
 }
@@ -82,13 +81,11 @@ func (w *worker) run() {
 			if !w.x.canIssue() {
 				return
 			}
-			if w.x.open && w.cfg.Reconnect {
-				if due := w.x.nextDue(); due > now {
-					if !w.sleepUntil(due) {
-						return
-					}
-					continue
+			if due := w.x.connectDue(); due > now {
+				if !w.sleepUntil(due) {
+					return
 				}
+				continue
 			}
 			if !w.connect(now) {
 				continue
@@ -154,15 +151,9 @@ func (w *worker) connect(now int64) bool {
 	}
 	t := w.now()
 	if err != nil {
-		if t >= w.r.measure {
-			w.count(classify(err, true), 1, err)
-		}
-		w.x.skipDue(t)
-		w.backoff = min(max(2*w.backoff, time.Millisecond), 100*time.Millisecond)
-		w.sleepUntil(t + int64(w.backoff))
+		w.sleepUntil(w.x.connectFailed(t, err))
 		return false
 	}
-	w.backoff = 0
 	w.conn = c
 	w.shared.Store(&c)
 	if w.stopped() {
