@@ -7,14 +7,6 @@ import (
 	"github.com/socklab/socklab/protocol"
 )
 
-// slot is one request in flight.
-type slot struct {
-	m    protocol.Matcher
-	rep  protocol.Replier // m as a Replier, or nil
-	due  int64            // when it was due (ns since base); equal to sent in a closed loop
-	sent int64            // when it was sent, or when its connect began with Reconnect
-}
-
 // exchange is the client side of one connection's exchange with the server:
 // its share of the schedule (the open loop's due times, the -n quota), the
 // requests in flight, oldest first, and the matching of what the server
@@ -25,6 +17,15 @@ type slot struct {
 // what is recorded in the engine's stats. When a request is due, whether one
 // may still be issued, what a reply must be and what a failure counts as are
 // thus decided in one place; the engines only read, write and wait.
+//
+// An engine drives it so: connectDue says when to connect, connected or
+// connectFailed takes what came of it; issue hands out the next request to
+// send (queue puts all that may be sent with what is owed); the engine reads
+// into recvBuf and received says what came of the bytes; owed and wrote are
+// what must be sent and what was; window says when to wake if nothing
+// arrives, overdue whether that wake-up is a timeout; fail and abandon end
+// the exchange when the engine's own I/O fails or the run ends. Every
+// outcome is counted or recorded before it is returned.
 //
 // An exchange touches no socket and reads no clock: every event comes with
 // its time, so it can be driven, and tested, without a connection.
@@ -46,7 +47,7 @@ type exchange struct {
 	head, n int
 	seq     uint64
 
-	connAt  int64 // when the current connection's connect began
+	connAt  int64 // when the current connection's connect began; the engine sets it
 	connReq int   // requests issued on the current connection
 
 	open   bool
@@ -60,6 +61,34 @@ type exchange struct {
 	timeout   int64 // Config.Timeout, in ns
 	backoff   int64 // wait before the next connect after a failed one, in ns
 }
+
+// outcome is what the exchange made of an event on its connection, and what
+// the engine has to do next.
+type outcome struct {
+	next  nextStep
+	done  int   // requests the event completed (their latencies are recorded)
+	class Class // the failure's class, if next is failed (the errors are counted)
+}
+
+// nextStep is what an engine does after the exchange has handled an event.
+type nextStep uint8
+
+const (
+	// goOn: the connection stays. Send what is owed (exchange.owed), then
+	// wait for the server or the next due time.
+	goOn nextStep = iota
+	// hangUp: the exchange on this connection is over and nothing failed:
+	// the server closed it after whole replies, or a short connection's one
+	// request is done. Send what is owed, best effort, close the
+	// connection, connect anew.
+	hangUp
+	// failed: the requests in flight were counted as errors of
+	// outcome.class. Close the connection, connect anew.
+	failed
+	// runOver: the event came at or after the end of the run and was not
+	// used. Abandon the connection (see exchange.abandon).
+	runOver
+)
 
 // init sets up connection id of cfg.Connections, recording into st.
 func (x *exchange) init(r *runner, st *stats, id int) error {
@@ -98,117 +127,9 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 	return nil
 }
 
-func (x *exchange) nextDue() int64 { return int64(x.offNs + float64(x.k)*x.ivalNs) }
-
-func (x *exchange) canIssue() bool { return x.quota < 0 || x.issued < x.quota }
-
-// issue queues the next request if one may be sent at now: the pipeline has
-// room, the quota is not spent, the run has not ended, in an open loop it is
-// due, and with short connections this connection has not had its one
-// request. It returns the request's bytes (empty for a protocol whose
-// exchange is one server stream), or false if none may be sent. A request
-// due in the measured part counts toward the quota, and as late if it is
-// sent late.
-func (x *exchange) issue(now int64) ([]byte, bool) {
-	r := x.r
-	if x.n == len(x.ring) || !x.canIssue() || x.reconnect && x.connReq > 0 {
-		return nil, false
-	}
-	due := now
-	if x.open {
-		if due = x.nextDue(); due > now {
-			return nil, false
-		}
-	}
-	if due >= r.end {
-		return nil, false
-	}
-	sent := now
-	if x.reconnect {
-		sent = x.connAt
-	}
-	pos := x.head + x.n
-	if pos >= len(x.ring) {
-		pos -= len(x.ring)
-	}
-	buf, m := x.clients[pos].Next(x.reqs[pos][:0], x.seq)
-	x.reqs[pos] = buf
-	rep, _ := m.(protocol.Replier)
-	x.ring[pos] = slot{m: m, rep: rep, due: due, sent: sent}
-	x.seq++
-	x.k++
-	x.connReq++
-	x.n++
-	if due >= r.measure {
-		x.issued++
-		if x.open {
-			x.st.countLate(now, due)
-		}
-	}
-	return buf, true
-}
-
-// skipDue drops the request that a connect failed at t would have carried:
-// it is counted as issued (the failure was counted as its error), not sent
-// later. In the open loop that is the request due by t; in the closed loop
-// the next one, so that a run bounded by a request count ends against a
-// server that refuses every connection instead of retrying forever.
-func (x *exchange) skipDue(t int64) {
-	measure := x.r.measure
-	if !x.open {
-		if t >= measure {
-			x.issued++
-		}
-		return
-	}
-	if due := x.nextDue(); due <= t {
-		x.k++
-		if due >= measure {
-			x.issued++
-		}
-	}
-}
-
-// complete pops the oldest request, answered at t, recording its latency if
-// t falls in the measured part.
-func (x *exchange) complete(t int64) {
-	s := &x.ring[x.head]
-	if inWindow(t, x.r.measure) {
-		x.st.record(t, t-s.due, t-s.sent, false)
-	}
-	*s = slot{}
-	x.head++
-	if x.head == len(x.ring) {
-		x.head = 0
-	}
-	x.n--
-}
-
-// queue appends every request that may be sent at now (see issue) to the
-// bytes owed to the server.
-func (x *exchange) queue(now int64) {
-	for {
-		buf, ok := x.issue(now)
-		if !ok {
-			return
-		}
-		x.out = append(x.out, buf...)
-	}
-}
-
 // idle reports whether the exchange awaits nothing from the server: no
 // request is in flight and no greeting is due.
 func (x *exchange) idle() bool { return x.n == 0 && x.greet == nil }
-
-// connectDue returns when the next connect may begin: with short
-// connections in an open loop, when the request it is for is due; otherwise
-// at once (0).
-func (x *exchange) connectDue() int64 {
-	if x.open && x.reconnect {
-		return x.nextDue()
-	}
-	return 0
-}
 
 // connectFailed counts a connect that failed at t with err, if t falls in
 // the measured part, spends the request it would have carried (see skipDue),

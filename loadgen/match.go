@@ -7,33 +7,8 @@ import (
 	"github.com/socklab/socklab/protocol"
 )
 
-// outcome is what the exchange made of an event on its connection, and what
-// the engine has to do next.
-type outcome struct {
-	next  nextStep
-	done  int   // requests the event completed (their latencies are recorded)
-	class Class // the failure's class, if next is failed (the errors are counted)
-}
-
-// nextStep is what an engine does after the exchange has handled an event.
-type nextStep uint8
-
-const (
-	// goOn: the connection stays. Send what is owed (exchange.owed), then
-	// wait for the server or the next due time.
-	goOn nextStep = iota
-	// hangUp: the exchange on this connection is over and nothing failed:
-	// the server closed it after whole replies, or a short connection's one
-	// request is done. Send what is owed, best effort, close the
-	// connection, connect anew.
-	hangUp
-	// failed: the requests in flight were counted as errors of
-	// outcome.class. Close the connection, connect anew.
-	failed
-	// runOver: the event came at or after the end of the run and was not
-	// used. Abandon the connection (see exchange.abandon).
-	runOver
-)
+// Reply matching: what the server sends is fed to the greeting's matcher,
+// then to the requests' in the order they were sent.
 
 // recvBuf returns where the engine reads the next bytes into: the receive
 // buffer after what the matchers left unconsumed.
