@@ -382,19 +382,21 @@ func TestExchangeGreetingAndReplier(t *testing.T) {
 // reply, nothing more and nothing less.
 func TestExchangeDatagram(t *testing.T) {
 	tests := []struct {
-		name     string
-		pipeline int
-		read     func(reply []byte) []byte
-		want     outcome
+		name      string
+		pipeline  int
+		reconnect bool
+		read      func(reply []byte) []byte
+		want      outcome
 	}{
 		{name: "the reply", pipeline: 1, read: func(r []byte) []byte { return r }, want: outcome{done: 1}},
+		{name: "the reply with short connections", pipeline: 1, reconnect: true, read: func(r []byte) []byte { return r }, want: outcome{next: hangUp, done: 1}},
 		{name: "a truncated reply", pipeline: 1, read: func(r []byte) []byte { return r[:20] }, want: outcome{next: failed, class: ShortReply}},
 		{name: "bytes after the reply", pipeline: 1, read: func(r []byte) []byte { return append(r, 0) }, want: outcome{next: failed, class: WrongReply}},
 		{name: "unsolicited", read: func([]byte) []byte { return []byte("x") }, want: outcome{next: failed, class: WrongReply}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			x := newTestExchange(t, Config{Network: "udp"}, maxInt64)
+			x := newTestExchange(t, Config{Network: "udp", Reconnect: tc.reconnect}, maxInt64)
 			if !x.idle() {
 				t.Fatal("a greeting is awaited over udp")
 			}

@@ -158,9 +158,13 @@ func TestDatagramEcho(t *testing.T) {
 				}
 			}()
 			t.Cleanup(func() { pc.Close(); <-done })
-			res := run(t, Config{Network: network, Addr: pc.LocalAddr().String(), Connections: 2, Requests: 100, Timeout: 2 * time.Second})
-			if res.Requests != 100 || res.TotalErrors() != 0 {
-				t.Fatalf("requests = %d, errors = %v (%v); want 100 and none", res.Requests, res.Errors, res.FirstErrors)
+			// With --reconnect each request has a socket of its own: the
+			// run must still end after its 100 requests.
+			for _, reconnect := range []bool{false, true} {
+				res := run(t, Config{Network: network, Addr: pc.LocalAddr().String(), Connections: 2, Requests: 100, Reconnect: reconnect, Timeout: 2 * time.Second})
+				if res.Requests != 100 || res.TotalErrors() != 0 {
+					t.Fatalf("reconnect %v: requests = %d, errors = %v (%v); want 100 and none", reconnect, res.Requests, res.Errors, res.FirstErrors)
+				}
 			}
 		})
 	}

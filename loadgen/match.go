@@ -58,6 +58,12 @@ func (x *exchange) matchDatagram(t int64, p []byte) outcome {
 		return x.fail(t, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
 	}
 	x.complete(t)
+	if x.reconnect && x.idle() {
+		// Short connections: a fresh socket for the next request, as on
+		// a stream; without this hang-up the datagram path never asked
+		// for one, and a -n run waited for ever.
+		return outcome{next: hangUp, done: 1}
+	}
 	return outcome{done: 1}
 }
 
