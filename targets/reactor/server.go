@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/protocol/conn"
 	"github.com/socklab/socklab/targets"
 )
 
@@ -56,7 +57,7 @@ type loopServer struct {
 	tcp        bool
 	listeners  []*listener
 	dgrams     []*dgram
-	conns      map[*conn]struct{}
+	conns      map[*stream]struct{}
 	inflight   int // session calls submitted to exec and not yet finished
 }
 
@@ -97,7 +98,7 @@ func start(cfg targets.Config, o Options, newSession protocol.Factory) (*Server,
 			return nil, err
 		}
 		ls := &loopServer{srv: s, loop: NewLoop(p, cfg.Log), log: cfg.Log, exec: o.Exec,
-			newSession: newSession, tcp: !protocol.IsUnix(cfg.Network), conns: make(map[*conn]struct{})}
+			newSession: newSession, tcp: !protocol.IsUnix(cfg.Network), conns: make(map[*stream]struct{})}
 		if o.Exec != nil {
 			ls.loop.busy = func() bool { return ls.inflight > 0 }
 		}
@@ -178,7 +179,7 @@ func (s *Server) Close() error {
 func (s *Server) release() {
 	for _, ls := range s.loops {
 		for c := range ls.conns {
-			c.close()
+			c.do(c.core.Abort(), time.Time{})
 		}
 	}
 	if s.exec != nil {
@@ -243,14 +244,14 @@ func (ln *listener) Ready(Events) {
 
 // serve starts a connection on an accepted descriptor.
 func (ls *loopServer) serve(fd int) {
-	c := &conn{srv: ls, fd: fd, interest: Readable}
+	c := &stream{srv: ls, fd: fd, interest: Readable}
 	if err := ls.loop.Watch(fd, Readable, c); err != nil {
 		ls.srv.refused.Add(1)
 		ls.log.Warn("connection refused: the poller cannot watch it", "fd", fd, "err", err)
 		unix.Close(fd)
 		return
 	}
-	c.sess = ls.newSession()
+	c.core = conn.New(ls.newSession(), conn.Options{Deferred: ls.exec != nil})
 	ls.conns[c] = struct{}{}
 	c.open()
 }
