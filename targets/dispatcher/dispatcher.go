@@ -9,9 +9,10 @@
 // line: Server is the listening dispatcher whose HandleAccept makes a
 // Handler per connection; Handler is Readable while it can take input,
 // Writable while it has output, and drives a protocol.Session from
-// HandleRead and HandleWrite. Unlike the tutorial's handler it keeps what
-// a partial send left (its buffer is sliced by what send returned), stops
-// reading while its buffer is full, and closes in order.
+// HandleRead and HandleWrite through the connection core every model
+// shares (package protocol/conn). Unlike the tutorial's handler it keeps
+// what a partial send left (its buffer is sliced by what send returned),
+// stops reading while its buffer is full, and closes in order.
 package dispatcher
 
 import (

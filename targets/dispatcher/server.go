@@ -1,7 +1,6 @@
 package dispatcher
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/protocol/conn"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/reactor"
 )
@@ -33,9 +33,6 @@ var errEOF = io.EOF
 // recvSize is asyncore's recv buffer size here; one buffer is shared by the
 // loop's handlers, since only one runs at a time.
 const recvSize = 64 << 10
-
-// drainLimit bounds the bytes discarded during a lingering close.
-const drainLimit = 4 << 20
 
 // EchoServer is the tutorial's EchoServer: the listening channel. Its
 // HandleAccept makes a Handler for each connection (process_request).
@@ -77,9 +74,10 @@ func (s *EchoServer) HandleAccept() {
 		if s.tcp {
 			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		}
-		h := &EchoHandler{sess: s.newSession(), buf: s.buf, log: s.log}
+		h := &EchoHandler{core: conn.New(s.newSession(), conn.Options{}), buf: s.buf, log: s.log}
 		h.Init(s.loop, fd, h, true)
-		h.call(h.sess.Open(time.Now(), &h.out))
+		now := time.Now()
+		h.do(h.core.Open(now), now)
 	}
 }
 
@@ -111,151 +109,96 @@ func (s *EchoServer) Close() {
 // HandleClose implements Dispatcher.
 func (s *EchoServer) HandleClose() { s.Close() }
 
-// EchoHandler is the tutorial's EchoHandler, driving any protocol session:
-// HandleRead feeds what recv returned to the session, HandleWrite sends the
-// buffer and keeps what send did not take.
+// EchoHandler is the tutorial's EchoHandler, driving any protocol session
+// through its connection core (package protocol/conn): HandleRead feeds
+// what recv returned to the core, HandleWrite sends what the core holds and
+// reports what send took, and Readable, Writable and WakeAt answer from the
+// core's last action.
 type EchoHandler struct {
 	Base
-	sess       protocol.Session
-	out        bytes.Buffer
-	st         protocol.Step
-	buf        []byte
-	log        *slog.Logger
-	eof        bool
-	draining   bool
-	drainUntil time.Time
-	drained    int
+	core *conn.Conn
+	a    conn.Action // the core's last action
+	buf  []byte
+	log  *slog.Logger
 }
 
-// Readable implements Dispatcher: while the session takes input and the
-// output buffer is below HighWater, and while draining after our FIN.
-func (h *EchoHandler) Readable() bool {
-	return h.draining || !h.eof && !h.st.Close && h.out.Len() < protocol.HighWater
-}
+// Readable implements Dispatcher: while the core takes input (the session
+// does and the output is below HighWater) and while draining after our FIN.
+func (h *EchoHandler) Readable() bool { return h.a.WantRead }
 
 // Writable implements Dispatcher: only while there is something to send.
-func (h *EchoHandler) Writable() bool {
-	return !h.draining && (h.out.Len() > 0 || h.st.More)
-}
+func (h *EchoHandler) Writable() bool { return h.a.WantWrite }
 
 // HandleRead implements Dispatcher.
 func (h *EchoHandler) HandleRead() {
-	if h.draining {
-		n, err := h.Recv(h.buf)
-		if h.drained += n; err != nil || h.drained >= drainLimit {
-			h.Close()
-		}
-		return
-	}
 	n, err := h.Recv(h.buf)
+	now := time.Now()
 	switch {
 	case errors.Is(err, errEOF):
-		h.eof = true
-		h.call(keepWake(h.st, h.sess.EOF(time.Now(), &h.out)))
+		h.do(h.core.EOF(now), now)
 	case err != nil:
-		h.log.Debug("connection dropped", "fd", h.fd, "err", err)
-		h.HandleClose()
+		h.do(h.core.Fail(err), now)
 	case n > 0:
-		h.call(keepWake(h.st, h.sess.Data(h.buf[:n], time.Now(), &h.out)))
+		h.do(h.core.Received(h.buf[:n], now), now)
 	}
 }
 
 // HandleWrite implements Dispatcher: send what the socket takes, keep the
-// rest (the tutorial's buffer = buffer[sent:]).
-func (h *EchoHandler) HandleWrite() { h.initiateSend() }
-
-// initiateSend is asyncore.dispatcher_with_send's: send now what the socket
-// takes rather than wait a turn for writability.
-func (h *EchoHandler) initiateSend() {
-	for range 64 {
-		for h.out.Len() > 0 {
-			n, err := h.Send(h.out.Bytes())
-			if err != nil {
-				h.log.Debug("connection dropped", "fd", h.fd, "err", err)
-				h.HandleClose()
-				return
-			}
-			if n == 0 {
-				break
-			}
-			h.out.Next(n)
-		}
-		if !h.st.More || h.out.Len() >= protocol.LowWater {
-			break
-		}
-		next := h.sess.Wake(time.Now(), &h.out)
-		next.Close = next.Close || h.st.Close
-		h.st = keepWake(h.st, next)
-	}
-	h.maybeClose()
+// rest (the tutorial's buffer = buffer[sent:], kept by the core).
+func (h *EchoHandler) HandleWrite() {
+	now := time.Now()
+	h.do(h.core.Writable(now), now)
 }
 
-// call takes the session's step and sends what it produced.
-func (h *EchoHandler) call(st protocol.Step) {
-	h.st = st
-	h.initiateSend()
-}
-
-// maybeClose starts the orderly close once everything owed is sent: FIN,
-// then drain what the peer still sends, bounded in time and bytes.
-func (h *EchoHandler) maybeClose() {
-	if h.loop == nil || h.draining || h.out.Len() > 0 || h.st.More {
-		return
+// do performs the core's action, as asyncore.dispatcher_with_send's
+// initiate_send does: send now what the socket takes rather than wait a
+// turn for writability, then shut down, close, or keep the action for the
+// loop's next Readable, Writable and WakeAt.
+func (h *EchoHandler) do(a conn.Action, now time.Time) {
+	for {
+		if len(a.Out) > 0 {
+			n, err := h.Send(a.Out)
+			switch {
+			case err != nil:
+				a = h.core.Fail(err)
+				continue
+			case n > 0:
+				a = h.core.Wrote(n, now)
+				continue
+			}
+		} else if a.FIN {
+			if err := h.Shutdown(); err != nil {
+				a = h.core.Fail(err)
+			} else {
+				a = h.core.FINSent(now)
+			}
+			continue
+		}
+		break
 	}
-	if !h.st.Close && !(h.eof && h.st.WakeAt.IsZero()) {
-		return
+	h.a = a
+	if a.Close {
+		if err := h.core.Err(); err != nil {
+			h.log.Debug("connection dropped", "fd", h.fd, "err", err)
+		}
+		h.Base.Close()
 	}
-	if err := h.Shutdown(); err != nil || h.eof {
-		h.HandleClose()
-		return
-	}
-	h.draining, h.drainUntil = true, time.Now().Add(targets.DrainTimeout)
 }
 
 // WakeAt implements Timed.
-func (h *EchoHandler) WakeAt() time.Time {
-	switch {
-	case h.draining:
-		return h.drainUntil
-	case h.st.Close:
-		return time.Time{}
-	}
-	return h.st.WakeAt
-}
+func (h *EchoHandler) WakeAt() time.Time { return h.a.WakeAt }
 
 // HandleWake implements Timed.
 func (h *EchoHandler) HandleWake() {
-	if h.draining {
-		h.Close()
-		return
-	}
-	h.st.WakeAt = time.Time{}
-	next := h.sess.Wake(time.Now(), &h.out)
-	next.Close = next.Close || h.st.Close
-	h.call(next)
+	now := time.Now()
+	h.do(h.core.Timer(now), now)
 }
 
 // HandleClose implements Dispatcher.
-func (h *EchoHandler) HandleClose() {
-	h.Close()
-}
+func (h *EchoHandler) HandleClose() { h.Close() }
 
 // Close closes the channel and releases its session's resources.
-func (h *EchoHandler) Close() {
-	if h.loop != nil {
-		h.Base.Close()
-		if r, ok := h.sess.(interface{ Release() }); ok {
-			r.Release()
-		}
-	}
-}
-
-func keepWake(prev, next protocol.Step) protocol.Step {
-	if next.WakeAt.IsZero() {
-		next.WakeAt = prev.WakeAt
-	}
-	return next
-}
+func (h *EchoHandler) Close() { h.do(h.core.Abort(), time.Now()) }
 
 // Server is a running dispatcher server: one loop, its listeners and their
 // handlers.
