@@ -91,8 +91,7 @@ func TestHighWaterPausesReading(t *testing.T) {
 // bytes per More wake-up, recording how much was buffered at each.
 func bigReply(size, chunk int, buffered *[]int) *fake {
 	left := 0
-	var f *fake
-	f = &fake{
+	return &fake{
 		data: func(_ []byte, out *bytes.Buffer) protocol.Step {
 			out.WriteString("yes\n")
 			left = size
@@ -106,7 +105,6 @@ func bigReply(size, chunk int, buffered *[]int) *fake {
 			return protocol.Step{More: left > 0}
 		},
 	}
-	return f
 }
 
 func TestMoreOutputProducedLazilyBelowLowWater(t *testing.T) {
