@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/socklab/socklab/protocol"
 )
 
 // Socket options, the reactor's own choice, stated once:
@@ -108,7 +110,7 @@ func Listen(network, addr string, reusePort bool) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	dgram := network == "unixgram" || strings.HasPrefix(network, "udp")
+	dgram := protocol.IsDatagram(network)
 	typ := unix.SOCK_STREAM
 	if dgram {
 		typ = unix.SOCK_DGRAM
