@@ -47,6 +47,11 @@ func TestSpecs(t *testing.T) {
 			// framing to the other processes of a parallel run, so the
 			// server is probed once.
 			extDecision = ext.Resolve(os.Stdout)
+			// Nothing to judge if nothing answers: one error, not a
+			// failure per behaviour.
+			if err := ext.Target(extDecision.Framing).Reach(); err != nil {
+				t.Fatalf("specs: cannot reach the server: %v", err)
+			}
 		}
 	}
 	RegisterFailHandler(Fail)

@@ -54,11 +54,16 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	d := f.Resolve(stdout)
 	tg := f.Target(d.Framing)
 	defer tg.Close()
+	if err := tg.Reach(); err != nil {
+		// Nothing to judge: one line, not a failure per behaviour.
+		return usageError("cannot reach the server: %v", err)
+	}
 	results := catalog.Check(tg, keep, func(r catalog.Result) {
 		if r.State == catalog.Skipped {
 			return // the table gives every skip with its reason
 		}
-		fmt.Fprintf(stdout, "%-8s %s (%s)\n", r.State, r.Behaviour.ID, r.End.Sub(r.Start).Round(time.Millisecond))
+		state, _ := r.Verdict()
+		fmt.Fprintf(stdout, "%-8s %s (%s)\n", state, r.Behaviour.ID, r.End.Sub(r.Start).Round(time.Millisecond))
 		if *verbose && r.State == catalog.Failed {
 			fmt.Fprintf(stdout, "%s\n\n", indent(r.Message))
 		}
@@ -88,14 +93,17 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--json-report: %w", err)
 		}
 	}
-	ran := 0
+	ran, nonStrict := 0, 0
 	for _, r := range results {
 		if r.State != catalog.Skipped {
 			ran++
 		}
+		if r.State == catalog.Passed && len(r.NonStrict()) > 0 {
+			nonStrict++
+		}
 	}
-	fmt.Fprintf(stdout, "\n%d behaviours ran, %d passed, %d failed, %d skipped (%s)\n",
-		ran, ran-len(failed), len(failed), len(results)-ran, end.Sub(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "\n%d behaviours ran, %d passed (%d non-strict), %d failed, %d skipped or not run (%s)\n",
+		ran, ran-len(failed), nonStrict, len(failed), len(results)-ran, end.Sub(start).Round(time.Millisecond))
 	if len(failed) > 0 {
 		return fmt.Errorf("%w: %s", errChecksFailed, strings.Join(failed, ", "))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,7 @@ func TestCheckPassesAReferenceServer(t *testing.T) {
 		t.Fatalf("exit %d, want 0\n%s%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"framing line (detected", "pass     greeting", "pass     roundtrip", "2 behaviours ran, 2 passed, 0 failed"} {
+	for _, want := range []string{"framing line (detected", "pass     greeting", "pass     roundtrip", "2 behaviours ran, 2 passed (0 non-strict), 0 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
 		}
@@ -104,5 +105,21 @@ func TestCheckFailsABrokenServerExit1(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "behaviours failed: close-on-eof") {
 		t.Errorf("stderr %q does not name the failure", stderr.String())
+	}
+}
+
+func TestCheckUnreachableIsOneLineExit2(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"check", "--addr", addr, "--protocol", "echo"}, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "cannot reach the server") || strings.Contains(stdout.String(), "FAIL") {
+		t.Errorf("want one line on stderr and no failures:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }

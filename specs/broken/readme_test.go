@@ -57,9 +57,13 @@ func catalogueTable() string {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("| id | requirement | proven by (`specs/broken`) |\n|---|---|---|\n")
+	b.WriteString("| id | must (a miss fails it) | should (a miss passes it non-strictly) | proven by (`specs/broken`) |\n|---|---|---|---|\n")
 	for _, bh := range catalog.All() {
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", bh.ID, bh.Requirement, strings.Join(proven[bh.ID], ", "))
+		should := bh.Should
+		if should == "" {
+			should = "-"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", bh.ID, bh.Requirement, should, strings.Join(proven[bh.ID], ", "))
 	}
 	return b.String()
 }

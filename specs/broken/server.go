@@ -51,9 +51,10 @@ type streamSpec struct {
 	conn func(c targets.Conn) targets.Conn
 	// session wraps each session.
 	session func(s protocol.Session, c targets.Conn) protocol.Session
-	// crash reports whether the error that ended a connection kills the
-	// accept loop (an unhandled exception in a tutorial server).
-	crash func(err error) bool
+	// crash reports whether the error that ended a connection (and its
+	// session, as wrapped) kills the accept loop: an unhandled exception in
+	// a tutorial server.
+	crash func(err error, sess protocol.Session) bool
 	// accept may refuse an accepted connection (returns false).
 	accept func() bool
 }
@@ -117,10 +118,7 @@ func startStream(sp streamSpec) (*streamServer, error) {
 					sess = sp.session(sess, tc)
 				}
 				err := targets.ServeStream(tc, sess)
-				if r, ok := sess.(protocol.Releaser); ok {
-					r.Release()
-				}
-				if err != nil && sp.crash != nil && sp.crash(err) {
+				if err != nil && sp.crash != nil && sp.crash(err, sess) {
 					// The exception escapes the handler and ends the
 					// accept loop: the server stops listening.
 					s.l.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -267,4 +268,58 @@ func (s dropLast) Wake(now time.Time, out *bytes.Buffer) protocol.Step {
 // isReset reports whether err is a peer's reset or a broken pipe.
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// answerWatch notes whether the session answered a line (output after its
+// greeting), for a crash that depends on it.
+type answerWatch struct {
+	session
+	answered bool
+}
+
+func (s *answerWatch) Data(in []byte, now time.Time, out *bytes.Buffer) protocol.Step {
+	n := out.Len()
+	st := s.Session.Data(in, now, out)
+	s.answered = s.answered || out.Len() > n
+	return st
+}
+
+// renameExit hides the exit command from the session: a line exit reaches
+// it as exit_, a name like any other. It holds back only the start of a
+// line that may still become exit, so the session's line limit and its
+// handling of fragments are untouched.
+type renameExit struct {
+	session
+	st *exitState
+}
+
+type exitState struct {
+	pending []byte // the start of a line that may still be exit
+	midLine bool   // part of the current line has gone to the session
+}
+
+func (s renameExit) Data(in []byte, now time.Time, out *bytes.Buffer) protocol.Step {
+	buf := append(s.st.pending, in...)
+	s.st.pending = nil
+	var pass []byte
+	for _, seg := range bytes.SplitAfter(buf, []byte("\n")) {
+		switch {
+		case len(seg) == 0:
+		case seg[len(seg)-1] == '\n':
+			if !s.st.midLine && string(bytes.TrimRight(seg, "\r\n")) == protocol.HelloExit {
+				seg = []byte(protocol.HelloExit + "_\n")
+			}
+			pass = append(pass, seg...)
+			s.st.midLine = false
+		case !s.st.midLine && strings.HasPrefix(protocol.HelloExit+"\r", string(seg)):
+			s.st.pending = append([]byte(nil), seg...)
+		default:
+			pass = append(pass, seg...)
+			s.st.midLine = true
+		}
+	}
+	if len(pass) == 0 {
+		return protocol.Step{}
+	}
+	return s.Session.Data(pass, now, out)
 }

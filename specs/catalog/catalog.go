@@ -40,8 +40,13 @@ type Behaviour struct {
 	// every protocol of its kind for which it makes sense (the spec decides
 	// and skips with the reason otherwise).
 	Protocols []string
-	// Requirement is the one-sentence requirement, the spec's text.
+	// Requirement is the one-sentence requirement, the spec's text. Its
+	// checks are musts: a violation fails the behaviour.
 	Requirement string
+	// Should names the behaviour's should-level checks, if any: a
+	// violation passes it non-strictly with the reason (a NonStrict note),
+	// or fails it under Target.Strict (--strict).
+	Should string
 
 	// run is the behaviour's check, registered by its area's file.
 	run func(s *spec)
@@ -77,7 +82,8 @@ var behaviours = []Behaviour{
 	{ID: "pipelined-input", Area: "framing", Kind: Stream,
 		Requirement: "many requests in one write all get answers, in order, none dropped"},
 	{ID: "oversized-line", Area: "framing", Kind: Stream, Protocols: []string{"hello", "ack", "file", "http"},
-		Requirement: "a line beyond the server's limit is refused with an error and a close, and the server keeps serving others"},
+		Requirement: "a line beyond the server's limit is refused with a close, and the server keeps serving others",
+		Should:      "an error line before the close"},
 	{ID: "partial-send", Area: "payload", Kind: Stream, Protocols: []string{"echo", "file"},
 		Requirement: "a large answer to a client that reads slowly with a small receive buffer arrives whole and in order"},
 	{ID: "large-payload", Area: "payload", Kind: Stream, Protocols: []string{"echo"},
@@ -101,7 +107,8 @@ var behaviours = []Behaviour{
 	{ID: "http-keepalive", Area: "http", Kind: Stream, Protocols: []string{"http"},
 		Requirement: "several requests on one connection, one by one and pipelined, are all answered in order"},
 	{ID: "http-malformed", Area: "http", Kind: Stream, Protocols: []string{"http"},
-		Requirement: "a malformed request gets 400 and the server keeps serving"},
+		Requirement: "a malformed request is not answered as a valid one, and the server keeps serving",
+		Should:      "a 400 response before the close (RFC 9112 §2.2)"},
 	{ID: "stream-complete", Area: "poetry", Kind: Stream, Protocols: []string{"poetry"},
 		Requirement: "the poem arrives whole, every line in order, then an orderly close"},
 	{ID: "stream-concurrent", Area: "poetry", Kind: Stream, Protocols: []string{"poetry"},

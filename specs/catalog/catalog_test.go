@@ -3,11 +3,15 @@ package catalog
 import (
 	"bytes"
 	"flag"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/targets"
+	"github.com/socklab/socklab/targets/registry"
 )
 
 func TestEveryBehaviourHasARun(t *testing.T) {
@@ -26,9 +30,22 @@ func fake(run func(s *spec)) Behaviour {
 	return Behaviour{ID: "greeting", Kind: Stream, Requirement: "a test behaviour", run: run}
 }
 
-func testTarget() *Target {
-	return &Target{Name: "t", Network: "tcp", Addr: "127.0.0.1:1", Protocol: "echo",
+// testTarget is a reference echo server, closed with the test.
+func testTarget(t *testing.T) *Target {
+	t.Helper()
+	m, err := registry.Lookup("goroutine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := m.Start(targets.Config{Network: targets.TCP, Protocol: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	tg := &Target{Name: "t", Network: "tcp", Addr: srv.Addrs()[0].String(), Protocol: "echo",
 		Timeout: time.Second, Options: protocol.Options{Framing: protocol.Line}}
+	t.Cleanup(tg.Close)
+	return tg
 }
 
 func TestRunOneStates(t *testing.T) {
@@ -62,7 +79,7 @@ func TestRunOneStates(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			order = nil
-			r := runOne(fake(tc.run), testTarget())
+			r := runOne(fake(tc.run), testTarget(t))
 			if r.State != tc.state || !strings.HasPrefix(r.Message, tc.msg) {
 				t.Errorf("got %s %q, want %s %q", r.State, r.Message, tc.state, tc.msg)
 			}
@@ -91,7 +108,7 @@ func TestCleanupRunsLastFirstHoweverItEnds(t *testing.T) {
 				case "panic":
 					panic("x")
 				}
-			}), testTarget())
+			}), testTarget(t))
 			if len(got) != 2 || got[0] != 2 || got[1] != 1 {
 				t.Errorf("cleanups ran as %v, want [2 1]", got)
 			}
@@ -100,12 +117,12 @@ func TestCleanupRunsLastFirstHoweverItEnds(t *testing.T) {
 }
 
 func TestRunRefusesAutoFramingAndSkipsOtherProtocols(t *testing.T) {
-	tg := testTarget()
+	tg := testTarget(t)
 	tg.Options.Framing = protocol.Auto
 	if r := runOne(fake(func(s *spec) {}), tg); r.State != Failed || !strings.Contains(r.Message, "framing auto") {
 		t.Errorf("auto framing: got %s %q, want a failure naming it", r.State, r.Message)
 	}
-	tg = testTarget()
+	tg = testTarget(t)
 	b := fake(func(s *spec) { s.fatal("ran") })
 	b.Protocols = []string{"hello"}
 	if r := runOne(b, tg); r.State != Skipped || !strings.Contains(r.Message, "this server speaks echo") {
@@ -118,7 +135,7 @@ func TestRunRefusesAutoFramingAndSkipsOtherProtocols(t *testing.T) {
 }
 
 func TestStopSkipsTheBehavioursAfter(t *testing.T) {
-	tg := testTarget()
+	tg := testTarget(t)
 	first := runOne(fake(func(s *spec) { s.stop("the fixtures are missing", "e", "a", "c") }), tg)
 	second := runOne(fake(func(s *spec) {}), tg)
 	if first.State != Failed {
@@ -137,7 +154,7 @@ func TestReportRoundTrip(t *testing.T) {
 		{Behaviour: Get("datagram-burst"), State: Skipped, Message: "not a datagram server", Start: start, End: start,
 			Notes: []Note{{"udp burst", "998 of 1000"}}},
 	}
-	rep := GinkgoReport("socklab conformance", testTarget(), results, start, start.Add(time.Second))
+	rep := GinkgoReport("socklab conformance", testTarget(t), results, start, start.Add(time.Second))
 	if rep.SuiteSucceeded {
 		t.Error("a report with a failure says the suite succeeded")
 	}
@@ -206,5 +223,93 @@ func TestFlagsValidate(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestLivenessStopsTheBehavioursAfterADeadServer(t *testing.T) {
+	m, _ := registry.Lookup("goroutine")
+	srv, err := m.Start(targets.Config{Network: targets.TCP, Protocol: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	tg := &Target{Name: "t", Network: "tcp", Addr: srv.Addrs()[0].String(), Protocol: "echo",
+		Timeout: time.Second, Options: protocol.Options{Framing: protocol.Line}}
+	defer tg.Close()
+	before := runOne(fake(func(s *spec) {}), tg)
+	killer := runOne(fake(func(s *spec) { srv.Close() }), tg)
+	after := runOne(fake(func(s *spec) { s.fatal("ran") }), tg)
+	if before.State != Passed {
+		t.Errorf("a behaviour against a live server: %s %q", before.State, before.Message)
+	}
+	if killer.State != Failed || !strings.Contains(killer.Message, "a fresh client served after greeting") {
+		t.Errorf("the behaviour after which the server died: %s %q, want a failure saying so", killer.State, killer.Message)
+	}
+	if after.State != Skipped || after.Message != "not run: the server stopped answering after greeting" {
+		t.Errorf("the behaviour after: %s %q, want not run, naming greeting", after.State, after.Message)
+	}
+}
+
+func TestUnreachableIsOneError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	tg := &Target{Name: "t", Network: "tcp", Addr: addr, Protocol: "echo",
+		Timeout: time.Second, Options: protocol.Options{Framing: protocol.Line}}
+	if err := tg.Reach(); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("Reach = %v, want connection refused", err)
+	}
+	first := runOne(fake(func(s *spec) {}), tg)
+	second := runOne(fake(func(s *spec) {}), tg)
+	if first.State != Failed || !strings.Contains(first.Message, "a server at "+addr) {
+		t.Errorf("first: %s %q", first.State, first.Message)
+	}
+	if second.State != Skipped || !strings.Contains(second.Message, "not run: the server could not be reached") {
+		t.Errorf("second: %s %q", second.State, second.Message)
+	}
+}
+
+func TestShouldIsNonStrictUnlessStrict(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		tg := testTarget(t)
+		tg.Strict = strict
+		went := false
+		r := runOne(fake(func(s *spec) {
+			s.shouldf("an error line", "a silent close", "c")
+			went = true
+		}), tg)
+		state, reason := r.Verdict()
+		switch {
+		case !strict && (r.State != Passed || state != "pass (non-strict)" || !strings.Contains(reason, "a silent close") || !went):
+			t.Errorf("not strict: %s %q (%s), went on %v; want a non-strict pass that goes on", state, reason, r.State, went)
+		case strict && (r.State != Failed || went):
+			t.Errorf("strict: %s, went on %v; want a failure that ends it", r.State, went)
+		}
+	}
+}
+
+func TestDependsOn(t *testing.T) {
+	tg := testTarget(t)
+	var got []string
+	probe := fake(func(s *spec) {
+		ok, why := s.dependsOn("exit-command")
+		got = append(got, fmt.Sprintf("%v %s", ok, why))
+	})
+	exit := func(run func(s *spec)) Behaviour {
+		b := fake(run)
+		b.ID = "exit-command"
+		return b
+	}
+	runOne(probe, tg)
+	runOne(exit(func(s *spec) { s.fatal("no exit") }), tg)
+	runOne(probe, tg)
+	runOne(exit(func(s *spec) {}), tg)
+	runOne(probe, tg)
+	want := []string{"false depends on exit-command, which did not run", "false depends on exit-command, which failed", "true "}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("dependsOn said %q, want %q", got, want)
 	}
 }

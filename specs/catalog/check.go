@@ -65,7 +65,6 @@ func runOne(b Behaviour, tg *Target) Result {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		defer rec.cleanup()
 		defer func() {
 			if p := recover(); p != nil {
 				rec.end(Failed, fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
@@ -83,10 +82,9 @@ func runOne(b Behaviour, tg *Target) Result {
 // recorder is socklab check's T: the first failure or skip decides the
 // state, and ends the goroutine that reported it.
 type recorder struct {
-	mu       sync.Mutex
-	res      Result
-	ended    bool
-	cleanups []func()
+	mu    sync.Mutex
+	res   Result
+	ended bool
 }
 
 func (r *recorder) end(s State, msg string) {
@@ -109,27 +107,31 @@ func (r *recorder) Skipf(format string, args ...any) {
 	runtime.Goexit()
 }
 
-func (r *recorder) Cleanup(f func()) {
-	r.mu.Lock()
-	r.cleanups = append(r.cleanups, f)
-	r.mu.Unlock()
-}
-
 func (r *recorder) Note(name, value string) {
 	r.mu.Lock()
 	r.res.Notes = append(r.res.Notes, Note{name, value})
 	r.mu.Unlock()
 }
 
-// cleanup runs the registered functions, the last first.
-func (r *recorder) cleanup() {
-	r.mu.Lock()
-	fs := r.cleanups
-	r.cleanups = nil
-	r.mu.Unlock()
-	for i := len(fs) - 1; i >= 0; i-- {
-		fs[i]()
+// NonStrict returns the should-level checks that a passed behaviour
+// missed, one message each.
+func (r Result) NonStrict() []string {
+	var msgs []string
+	for _, n := range r.Notes {
+		if n.Name == NonStrict {
+			msgs = append(msgs, n.Value)
+		}
 	}
+	return msgs
+}
+
+// Verdict is the result as the table shows it: pass, pass (non-strict),
+// FAIL or skipped, and the reason of all but a strict pass.
+func (r Result) Verdict() (state, reason string) {
+	if ns := r.NonStrict(); r.State == Passed && len(ns) > 0 {
+		return "pass (non-strict)", strings.Join(ns, "; ")
+	}
+	return string(r.State), r.Message
 }
 
 // FailedIDs returns the ids of the behaviours that failed, in run order.
@@ -153,7 +155,8 @@ func WriteTable(w io.Writer, headline string, results []Result) error {
 	fmt.Fprintf(tw, "\n%s\n\n", headline)
 	fmt.Fprintln(tw, "BEHAVIOUR\tRESULT\tREASON")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Behaviour.ID, r.State, oneLine(r.Message))
+		state, reason := r.Verdict()
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Behaviour.ID, state, oneLine(reason))
 	}
 	return tw.Flush()
 }

@@ -28,6 +28,7 @@ type Flags struct {
 	AckReply       string
 	Root           string
 	AllowRemote    bool
+	Strict         bool
 }
 
 // Register defines the flags on fs, with their defaults and help.
@@ -41,6 +42,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.AckReply, "ack-reply", "", "ack protocol: the server's answer, {msg} quoting the message (default \""+protocol.AckReply+"\")")
 	fs.StringVar(&f.Root, "root", "", "file protocol: the server's root directory, to check the files on disk too")
 	fs.BoolVar(&f.AllowRemote, "allow-remote", false, "allow an --addr that is not loopback: the checks reset connections and flood servers")
+	fs.BoolVar(&f.Strict, "strict", false, "fail a behaviour on a missed should-level check too (by default it passes non-strictly, with the reason)")
 }
 
 // Validate checks the flags, --addr included: each error names its flag.
@@ -117,6 +119,7 @@ func (f *Flags) Target(fr protocol.Framing) *Target {
 		Root:     f.Root,
 		Options:  protocol.Options{AckReply: f.AckReply, Framing: fr},
 		External: true,
+		Strict:   f.Strict,
 	}
 }
 

@@ -40,7 +40,13 @@ func init() {
 				"the server treats one recv() as one message; TCP is a byte stream, a message can arrive in pieces")
 		}
 		if s.Protocol == "hello" {
-			// The exit command split as ex + it\n must still be exit.
+			// The exit command split as ex + it\n must still be exit,
+			// which says something only of a server whose exit works:
+			// one defect, one failing behaviour.
+			if ok, why := s.dependsOn("exit-command"); !ok {
+				s.note("not run", "the check of exit split as ex + it\\n: "+why)
+				return
+			}
 			s.check(c.Write([]byte("ex")), "ex to be sent", "the server closed early")
 			time.Sleep(20 * fragmentPause)
 			s.check(c.Write(s.framing().AppendEnd([]byte("it"))), "it\\n to be sent", "the server closed early")
@@ -117,7 +123,7 @@ func init() {
 				fmt.Sprintf("the connection stayed open while the client sent %d MiB without a newline", oversizeMaxSend>>20),
 				"the server appends every recv() to a buffer until it sees a newline, with no limit: memory grows without bound")
 		case ending == wire.EOF && len(reply) == 0:
-			s.failf("an error reply before the close", "a close with no reply", "the server drops the connection silently instead of saying why")
+			s.shouldf("an error reply before the close", "a close with no reply", "the server drops the connection silently instead of saying why")
 		}
 		servedFresh(s, "a client sent an oversized line")
 	})

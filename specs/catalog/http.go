@@ -63,12 +63,16 @@ func init() {
 		br := bufio.NewReader(c.NetConn())
 		s.check(c.NetConn().SetReadDeadline(time.Now().Add(s.Timeout)), "", "")
 		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			s.failf("a 400 response to a malformed request", err.Error(), "the server drops the connection or crashes on a request it cannot parse")
+		switch {
+		case err != nil:
+			s.shouldf("a 400 response to a malformed request", err.Error(), "the server closes, or waits, without saying why")
+		case resp.StatusCode < 300:
+			s.failf("a malformed request refused (400)", resp.Status, "the server answers whatever it is sent as if it were a valid request")
+		case resp.StatusCode != http.StatusBadRequest:
+			s.shouldf("status 400 to a malformed request", resp.Status, "the server refuses it with another status")
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			s.failf("status 400 to a malformed request", resp.Status, "the server answers whatever it is sent with 200")
+		if resp != nil {
+			resp.Body.Close()
 		}
 		servedFresh(s, "a malformed request")
 	})

@@ -18,9 +18,6 @@ type T interface {
 	// Skipf ends the behaviour as skipped, with the reason: it does not
 	// return.
 	Skipf(format string, args ...any)
-	// Cleanup registers f to run when the behaviour ends, however it ends,
-	// the last registered first.
-	Cleanup(f func())
 	// Note records a fact about the run that is neither a pass nor a
 	// failure (UDP loss, a dialect detail), shown in the reports.
 	Note(name, value string)
@@ -57,8 +54,15 @@ type Target struct {
 	// reference target's internals (the configured banner, files in
 	// /tmp) are left out.
 	External bool
+	// Strict fails a behaviour on a missed should-level check, which
+	// otherwise passes it non-strictly with a NonStrict note.
+	Strict bool
 
 	mu       sync.Mutex
+	live     liveness // what a fresh client gets (Reach)
+	noProbe  bool     // no liveness probe: a datagram server that answers nothing
+	reachErr error
+	outcomes map[string]State // of the behaviours run, for dependsOn
 	oneWay   *bool
 	stopped  string // why the behaviours after this point are not run
 	fixtures bool   // the file fixtures are in place
@@ -123,10 +127,15 @@ func (tg *Target) isOneWay() bool {
 	return *tg.oneWay
 }
 
-// Run runs behaviour b against tg, reporting through t. A behaviour that is
-// not about tg's protocol or network is skipped with the reason, and so is
-// every behaviour after one that left the target unusable (its fixtures
-// could not be put in place).
+// Run runs behaviour b against tg, reporting through t.
+//
+// A behaviour that is not about tg's protocol or network is skipped with the
+// reason. After the behaviour, once the connections it opened are closed, a
+// fresh client must still be served as it was before the first behaviour
+// (see Reach): if the server stopped answering, this behaviour fails on that
+// alone, and every later one is not run, naming it, instead of failing in a
+// cascade that buries the real defect. The same holds when the file
+// fixtures could not be put in place.
 func (b Behaviour) Run(t T, tg *Target) {
 	if reason := b.NotFor(tg.Protocol, tg.Kind()); reason != "" {
 		t.Skipf("%s", reason)
@@ -147,31 +156,59 @@ func (b Behaviour) Run(t T, tg *Target) {
 	if stopped != "" {
 		s.skip("not run: " + stopped)
 	}
+	if err := tg.Reach(); err != nil {
+		s.stop("the server could not be reached", "a server at "+tg.Addr, err.Error(), "nothing listens there, or it is not the protocol given")
+	}
+	completed := false
+	defer func() { s.finish(completed) }()
 	if tg.Protocol == "file" && tg.Kind() == Stream {
 		s.prepareFiles()
 	}
 	b.run(s)
+	completed = true
 }
 
 // spec is one behaviour running against one target: the target and the T
 // that reports. Its helpers fail or skip the behaviour through t.
 type spec struct {
 	*Target
-	t  T
-	id string
+	t        T
+	id       string
+	ended    State // Failed or Skipped once a helper ended the behaviour
+	cleanups []func()
 }
 
 // fatal fails the behaviour with msg.
-func (s *spec) fatal(msg string) { s.t.Fatalf("%s", msg) }
+func (s *spec) fatal(msg string) {
+	s.ended = Failed
+	s.t.Fatalf("%s", msg)
+}
 
 // skip ends the behaviour as skipped with the reason.
-func (s *spec) skip(reason string) { s.t.Skipf("%s", reason) }
+func (s *spec) skip(reason string) {
+	s.ended = Skipped
+	s.t.Skipf("%s", reason)
+}
 
-// cleanup runs f when the behaviour ends.
-func (s *spec) cleanup(f func()) { s.t.Cleanup(f) }
+// cleanup runs f when the behaviour ends, before the liveness probe: the
+// behaviour's connections must not hold a server's only slot while it runs.
+func (s *spec) cleanup(f func()) { s.cleanups = append(s.cleanups, f) }
 
 // note records a fact about the run.
 func (s *spec) note(name, value string) { s.t.Note(name, value) }
+
+// NonStrict is the name of the note that a missed should-level check
+// leaves: the behaviour passes, non-strictly, with this reason.
+const NonStrict = "non-strict"
+
+// shouldf reports a missed should-level check: a note, and the behaviour
+// goes on, or under Target.Strict a failure.
+func (s *spec) shouldf(expected, actual, cause string) {
+	if s.Strict {
+		s.failf(expected, actual, cause)
+	}
+	s.note(NonStrict, fmt.Sprintf("expected: %s\nactual:   %s\nusual cause: %s", expected, actual, cause))
+}
 
 // stop marks the target unusable for the behaviours after this one and
 // fails this one: why says what went wrong, for their skip reason.
@@ -182,4 +219,60 @@ func (s *spec) stop(why, expected, actual, cause string) {
 	}
 	s.mu.Unlock()
 	s.failf(expected, actual, cause)
+}
+
+// finish ends the behaviour: its cleanups, last first, then its outcome is
+// recorded for the behaviours that depend on it, and the liveness probe
+// runs. It runs deferred, also when a helper ended the behaviour (then a
+// dead server only stops the later behaviours: this one has failed or been
+// skipped already).
+func (s *spec) finish(completed bool) {
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		s.cleanups[i]()
+	}
+	outcome := Passed
+	switch {
+	case s.ended != "":
+		outcome = s.ended
+	case !completed:
+		outcome = Failed // a panic
+	}
+	s.mu.Lock()
+	if s.outcomes == nil {
+		s.outcomes = map[string]State{}
+	}
+	s.outcomes[s.id] = outcome
+	stopped := s.stopped != ""
+	s.mu.Unlock()
+	if outcome == Skipped || stopped {
+		return
+	}
+	err := s.alive()
+	if err == nil {
+		return
+	}
+	s.mu.Lock()
+	s.stopped = fmt.Sprintf("the server stopped answering after %s", s.id)
+	s.outcomes[s.id] = Failed
+	s.mu.Unlock()
+	if completed {
+		s.failf("a fresh client served after "+s.id+", as before it", err.Error(),
+			"what this behaviour did (a reset, a half-close, a flood) killed or wedged the server: an unhandled exception in its accept loop, or a loop that never returns")
+	}
+}
+
+// dependsOn reports whether behaviour id passed against this target, for a
+// check that means something only then; if not, it says why, for the note
+// that replaces the check.
+func (s *spec) dependsOn(id string) (bool, string) {
+	s.mu.Lock()
+	st, ran := s.outcomes[id]
+	s.mu.Unlock()
+	switch {
+	case !ran:
+		return false, "depends on " + id + ", which did not run"
+	case st != Passed:
+		return false, fmt.Sprintf("depends on %s, which %s", id, map[State]string{Failed: "failed", Skipped: "was skipped"}[st])
+	}
+	return true, ""
 }
