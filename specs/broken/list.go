@@ -61,6 +61,12 @@ var servers = []Server{
 		Start:  start(streamSpec{protocol: "echo", serial: true}),
 	},
 	{
+		Name: "hidden-pool", Protocol: "ack", Network: targets.TCP,
+		Defect: "serves five clients at once (a ThreadPoolExecutor(5) whose workers each hold a connection for its life) while declaring no capacity limit",
+		Fails:  []string{"concurrent-clients"},
+		Start:  start(streamSpec{protocol: "ack", workers: 5}),
+	},
+	{
 		Name: "serial-poetry", Protocol: "poetry", Network: targets.TCP,
 		Defect: "sends poems one client at a time (time.sleep between lines in a single-threaded loop) while declaring no capacity limit",
 		Fails:  []string{"stream-concurrent"},

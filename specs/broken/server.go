@@ -47,6 +47,9 @@ type streamSpec struct {
 	opts     protocol.Options
 	// serial serves one connection at a time on the accepting goroutine.
 	serial bool
+	// workers, if not 0, serves at most this many connections at once;
+	// the others wait, accepted, for a worker (a thread pool).
+	workers int
 	// conn wraps each accepted connection.
 	conn func(c targets.Conn) targets.Conn
 	// session wraps each session.
@@ -66,7 +69,8 @@ type streamServer struct {
 	conns   targets.ConnSet
 	loop    sync.WaitGroup
 	once    sync.Once
-	extra   func() // releases what a defect held (leaked descriptors)
+	closing chan struct{} // closed when Close begins
+	extra   func()        // releases what a defect held (leaked descriptors)
 }
 
 // killer is a wrapper that holds something Close must release.
@@ -82,7 +86,11 @@ func startStream(sp streamSpec) (*streamServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &streamServer{l: ls[0], cleanup: cleanup}
+	s := &streamServer{l: ls[0], cleanup: cleanup, closing: make(chan struct{})}
+	var pool chan struct{}
+	if sp.workers > 0 {
+		pool = make(chan struct{}, sp.workers)
+	}
 	s.loop.Add(1)
 	go func() {
 		defer s.loop.Done()
@@ -113,6 +121,14 @@ func startStream(sp streamSpec) (*streamServer, error) {
 			}
 			serve := func() {
 				defer s.conns.Done(c)
+				if pool != nil {
+					select {
+					case pool <- struct{}{}:
+						defer func() { <-pool }()
+					case <-s.closing:
+						return
+					}
+				}
 				sess := newSession()
 				if sp.session != nil {
 					sess = sp.session(sess, tc)
@@ -138,6 +154,7 @@ func (s *streamServer) Addrs() []net.Addr { return []net.Addr{s.l.Addr()} }
 
 func (s *streamServer) Close() error {
 	s.once.Do(func() {
+		close(s.closing)
 		s.cleanup()
 		s.conns.CloseAndWait()
 		s.loop.Wait()

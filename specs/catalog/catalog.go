@@ -89,7 +89,7 @@ var behaviours = []Behaviour{
 	{ID: "large-payload", Area: "payload", Kind: Stream, Protocols: []string{"echo"},
 		Requirement: "payloads from 1 byte to 16 MiB holding all 256 byte values come back intact"},
 	{ID: "concurrent-clients", Area: "concurrency", Kind: Stream,
-		Requirement: "while an idle client holds a connection, 32 other clients are served; past a declared capacity a client waits and is served when a slot frees"},
+		Requirement: "32 clients held open at once are all served, and a 33rd beside them; past a declared capacity a client waits and is served when a slot frees"},
 	{ID: "slow-client", Area: "concurrency", Kind: Stream,
 		Requirement: "a client that dribbles half a request and stalls does not delay the others"},
 	{ID: "file-get", Area: "file", Kind: Stream, Protocols: []string{"file"},
