@@ -40,6 +40,22 @@ var (
 	ErrRefused = errors.New("refused by server")
 )
 
+// ConnectionCloser is implemented by a Matcher of a protocol whose server
+// may end a persistent connection after a reply, as HTTP/1.1 allows with
+// Connection: close (nginx does so after keepalive_requests). Once a
+// completed reply closes the connection, the requests sent after it on that
+// connection were not lost: a client sends them again on a new one.
+type ConnectionCloser interface {
+	ClosesConnection() bool
+}
+
+// ClosesConnection reports whether the completed reply that m matched ends
+// its connection (see ConnectionCloser).
+func ClosesConnection(m Matcher) bool {
+	cc, ok := m.(ConnectionCloser)
+	return ok && cc.ClosesConnection()
+}
+
 // Replier is implemented by a Matcher whose exchange needs the client to
 // send more bytes part-way through the reply: the file protocol's get is
 // lock-step (get>NAME, then yes:SIZE, then the client's ok, then the bytes).

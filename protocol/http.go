@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -25,10 +26,13 @@ func init() {
 			if err := checkMaxLine(o.MaxLine); err != nil {
 				return nil, err
 			}
+			if o.MaxRequests < 0 {
+				return nil, fmt.Errorf("http: max requests %d: want 0 (no limit) or more", o.MaxRequests)
+			}
 			if o.Framing == Raw {
 				return func() Session { return new(rawHTTPSession) }, nil
 			}
-			return func() Session { return newHTTPSession(o.MaxLine) }, nil
+			return func() Session { return newHTTPSession(o.MaxLine, o.MaxRequests) }, nil
 		},
 		NewClient: newHTTPClient,
 	})
@@ -47,6 +51,9 @@ type httpSession struct {
 	split  lineSplitter
 	limit  int
 	closed bool
+	// maxRequests bounds the requests answered on the connection (0: no
+	// bound); answered counts them.
+	maxRequests, answered int
 
 	// The request being read.
 	inHead    bool // the request line was seen
@@ -86,8 +93,8 @@ type httpRequest struct {
 	errCode    int // first error found in the head, answered at its end
 }
 
-func newHTTPSession(maxLine int) *httpSession {
-	s := &httpSession{split: newLineSplitter(maxLine)}
+func newHTTPSession(maxLine, maxRequests int) *httpSession {
+	s := &httpSession{split: newLineSplitter(maxLine), maxRequests: maxRequests}
 	s.limit = s.split.max
 	return s
 }
@@ -217,7 +224,8 @@ func (s *httpSession) respond(out *bytes.Buffer) {
 		s.fail(out, 400) // RFC 9112 §3.2: HTTP/1.1 requests carry Host
 		return
 	}
-	keep := !r.close && (!r.http10 || r.keepAlive)
+	s.answered++
+	keep := !r.close && (!r.http10 || r.keepAlive) && (s.maxRequests == 0 || s.answered < s.maxRequests)
 	s.bodyLeft = r.length
 	switch r.method {
 	case "GET", "HEAD":

@@ -106,7 +106,12 @@ type httpMatcher struct {
 	length    int64 // Content-Length, -1 if none
 	chunked   bool
 	left      int64 // bytes left in the body or the current chunk
+	closing   bool  // Connection: close
 }
+
+// ClosesConnection reports whether the response said Connection: close:
+// the server ends the connection after it (ConnectionCloser).
+func (m *httpMatcher) ClosesConnection() bool { return m.closing }
 
 type httpState int
 
@@ -214,6 +219,10 @@ func (m *httpMatcher) line(line []byte) error {
 				return m.wrong("bad Content-Length %q", value)
 			}
 			m.length = v
+		case equalFold(name, "connection"):
+			for _, opt := range bytes.Split(value, []byte{','}) {
+				m.closing = m.closing || equalFold(bytes.Trim(opt, " \t"), "close")
+			}
 		case equalFold(name, "transfer-encoding"):
 			codings := bytes.Split(value, []byte{','})
 			m.chunked = equalFold(bytes.Trim(codings[len(codings)-1], " \t"), "chunked")

@@ -243,3 +243,36 @@ func ExampleNewHTTPMatcher() {
 	// 17 false <nil>
 	// true true <nil>
 }
+
+// TestHTTPMaxRequests: like nginx's keepalive_requests, the last answer a
+// connection gets says Connection: close, the server closes, and a request
+// after it is not answered.
+func TestHTTPMaxRequests(t *testing.T) {
+	const get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	got, closed, err := drive(newSession(t, "http", Options{MaxRequests: 2}), []string{get + get + get}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(got, "HTTP/1.1 200"); n != 2 || !closed {
+		t.Fatalf("%d responses, closed %v; want 2 and a close:\n%s", n, closed, got)
+	}
+	first, second, _ := strings.Cut(got[len("HTTP/1.1"):], "HTTP/1.1")
+	if strings.Contains(first, "Connection: close") || !strings.Contains(second, "Connection: close") {
+		t.Errorf("want Connection: close on the second response only:\n%s", got)
+	}
+	m := NewHTTPMatcher()
+	if n, done, err := m.Match([]byte("HTTP/1.1"+second), false); err != nil || !done || n != len(second)+len("HTTP/1.1") || !ClosesConnection(m) {
+		t.Errorf("matcher on the last response: n %d done %v err %v closes %v; want it whole and closing", n, done, err, ClosesConnection(m))
+	}
+	m = NewHTTPMatcher()
+	if _, done, err := m.Match([]byte(HTTPResponse), false); err != nil || !done || ClosesConnection(m) {
+		t.Errorf("matcher on a keep-alive response: done %v err %v closes %v; want it whole and not closing", done, err, ClosesConnection(m))
+	}
+	p, err := Lookup("http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.New(Options{MaxRequests: -1}); err == nil {
+		t.Error("MaxRequests -1 accepted")
+	}
+}

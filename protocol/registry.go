@@ -30,6 +30,10 @@ type Options struct {
 	LineDelay time.Duration
 	// Root is the file protocol's directory; names are confined to it.
 	Root string
+	// MaxRequests is the http protocol's most requests answered on one
+	// connection: the last answer says Connection: close and the server
+	// closes, as nginx's keepalive_requests does (0: no limit).
+	MaxRequests int
 }
 
 // Factory makes the server-side session of one new connection. A Factory is

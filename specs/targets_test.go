@@ -51,6 +51,16 @@ func referenceTargets() []*catalog.Target {
 					continue
 				}
 				tgs = append(tgs, referenceTarget(m, p, n, protocol.Line))
+				if n == targets.TCP && p.Name == "http" && m.Name == "goroutine" {
+					// A correct server that ends a keep-alive connection
+					// every two requests with Connection: close, as nginx
+					// does after keepalive_requests: no behaviour may
+					// fail it for that.
+					tg := referenceTarget(m, p, n, protocol.Line)
+					tg.Name += "/max-requests-2"
+					tg.Options.MaxRequests = 2
+					tgs = append(tgs, tg)
+				}
 				if n == targets.TCP && p.Framed && slices.Contains(rawModels, m.Name) {
 					tgs = append(tgs, referenceTarget(m, p, n, protocol.Raw))
 				}

@@ -57,6 +57,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	poem := fs.String("poem", "", "poetry protocol: a file whose lines are the poem (default: the built-in poem)")
 	lineDelay := fs.Duration("line-delay", 0, "poetry protocol: pause between lines (0: "+protocol.DefaultLineDelay.String()+")")
 	maxLine := fs.Int("max-line", 0, fmt.Sprintf("framed protocols: longest message accepted (0: %d)", protocol.DefaultMaxLine))
+	maxRequests := fs.Int("max-requests", 0, "http protocol: requests answered on one connection, the last with Connection: close, as nginx's keepalive_requests (0: no limit)")
 	var framing protocol.Framing
 	fs.Var(&framing, "framing", "how messages end: `line|raw` (line: \"\\n\" ends each, the default; raw: the tutorials' dialect, one read is one message and replies carry no terminator)")
 	verbose := fs.Bool("v", false, "log every connection's end on stderr (default: warnings only)")
@@ -96,7 +97,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if framing == protocol.Auto {
 		return usageError("--framing auto: a server does not probe; want line or raw")
 	}
-	opts := protocol.Options{Framing: framing, AckReply: *ackReply, MaxLine: *maxLine, Banner: *banner, LineDelay: *lineDelay, Root: *root}
+	opts := protocol.Options{Framing: framing, AckReply: *ackReply, MaxLine: *maxLine, MaxRequests: *maxRequests, Banner: *banner, LineDelay: *lineDelay, Root: *root}
 	if *poem != "" {
 		text, err := os.ReadFile(*poem)
 		if err != nil {

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"github.com/socklab/socklab/protocol"
 	"unicode/utf8"
 
 	"github.com/socklab/socklab/specs/internal/wire"
@@ -33,10 +34,13 @@ func init() {
 	behave("roundtrip", func(s *spec) {
 		skipIfOneWay(s, "roundtrip", "greeting and stream-complete")
 		c := connect(s)
+		closes := false
 		for i := 0; i < 3; i++ {
-			if i > 0 && s.closesAfterReply() {
-				// One request per connection in this dialect; the
-				// sequence number still makes each request distinct.
+			if i > 0 && (s.closesAfterReply() || closes) {
+				// One request per connection in this dialect, or the
+				// server ended this one after its reply (HTTP's
+				// Connection: close); the sequence number still makes
+				// each request distinct.
 				seq := c.seq
 				c = connect(s)
 				c.seq = seq
@@ -44,6 +48,7 @@ func init() {
 			req, m := c.next()
 			s.check(c.Write(req), "the request to be sent", "the server closed the connection")
 			s.check(c.Expect(m), "the answer to "+quote(req)+" byte for byte", "the server answers with other bytes, answers late, or mixes up requests")
+			closes = protocol.ClosesConnection(m)
 		}
 	})
 }

@@ -65,16 +65,37 @@ func init() {
 		skipIfOneWay(s, "pipelined-input", "stream-complete")
 		skipIfLockStep(s, "pipelined-input")
 		c := connect(s)
-		all, ms := pipelineBatch(s)
+		all, ms, ends := pipelineBatch(s)
 		done := c.WriteAsync(all)
+		sent, reconnects := len(all), 0
 		for i, m := range ms {
+			if ends[i] > sent {
+				// After a reconnect the rest goes a window at a time.
+				s.check(<-done, "the pipelined requests to be sent again", "the server stopped reading")
+				next := min(len(all), max(ends[i], sent+resendWindow))
+				done = c.WriteAsync(all[sent:next])
+				sent = next
+			}
 			if err := c.Expect(m); err != nil {
 				s.failf(fmt.Sprintf("answers to all %d requests sent in one write, in order", len(ms)),
 					fmt.Sprintf("answer %d: %v", i, err),
 					"the server treats one recv() as one message, so requests after the first in a read are dropped or mixed")
 			}
+			if protocol.ClosesConnection(m) && i+1 < len(ms) {
+				// The server ended the connection after this reply, as
+				// HTTP/1.1 allows: the requests after it were not
+				// lost, and go again on a new connection.
+				<-done // the old write may fail once the server closed
+				c.Close()
+				c = connect(s)
+				sent, done = ends[i], written()
+				reconnects++
+			}
 		}
 		s.check(<-done, "the pipelined write to complete", "the server stopped reading")
+		if reconnects > 0 {
+			s.note("reconnects", fmt.Sprintf("the server closed the connection %d times after a reply that said so; the requests after it were sent again", reconnects))
+		}
 	})
 
 	behave("oversized-line", func(s *spec) {
@@ -129,19 +150,31 @@ func init() {
 	})
 }
 
-// pipelineBatch builds pipelined requests of tg's protocol: one protocol
+// pipelineBatch builds pipelined requests of s's protocol: one protocol
 // client per request (clients reuse their matcher between calls), with
-// sequence numbers 0, 1, … so each answer is distinct.
-func pipelineBatch(s *spec) ([]byte, []protocol.Matcher) {
-	var all []byte
-	var ms []protocol.Matcher
+// sequence numbers 0, 1, … so each answer is distinct. ends[i] is where
+// request i ends in all.
+func pipelineBatch(s *spec) (all []byte, ms []protocol.Matcher, ends []int) {
 	for seq := uint64(0); len(all) < pipelineBytes && len(ms) < pipelineMax; seq++ {
 		pc := newProtocolClient(s, protocol.ClientOptions{})
 		var m protocol.Matcher
 		all, m = pc.Next(all, seq)
 		ms = append(ms, m)
+		ends = append(ends, len(all))
 	}
-	return all, ms
+	return all, ms, ends
+}
+
+// resendWindow is how much of the pipelined batch goes at once on a new
+// connection, after the server closed one: a server that closes every few
+// requests must not be sent the whole rest of the batch each time.
+const resendWindow = 16 << 10
+
+// written is a write that is already over.
+func written() <-chan error {
+	ch := make(chan error, 1)
+	ch <- nil
+	return ch
 }
 
 // skipIfLockStep skips a behaviour that needs requests to be independent of

@@ -34,21 +34,49 @@ func init() {
 		}
 		c := connectNoGreeting(s)
 		br := bufio.NewReader(c.NetConn())
+		// A server may end a connection after a response that says
+		// Connection: close (nginx after keepalive_requests): the requests
+		// after it go again on a new connection. Ending every connection
+		// after its first response is no keep-alive at all: a should.
+		onConn, noKeepAlive := 0, false
+		answered := func(what string) (closed bool) {
+			resp := readHTTP(s, c, br, what)
+			onConn++
+			if !resp.Close {
+				return false
+			}
+			if onConn == 1 && !noKeepAlive {
+				noKeepAlive = true
+				s.shouldf("a connection kept alive for more than one request", "Connection: close after "+what+", the first response on its connection",
+					"the server does not implement HTTP/1.1 persistent connections")
+			}
+			c.Close()
+			seq := c.seq
+			c = connectNoGreeting(s)
+			c.seq = seq
+			br = bufio.NewReader(c.NetConn())
+			onConn = 0
+			return true
+		}
 		for i := 0; i < 3; i++ {
 			req, _ := c.next()
 			s.check(c.Write(req), fmt.Sprintf("request %d to be sent on the same connection", i+1),
 				"the server closed the connection after one response (no keep-alive)")
-			readHTTP(s, c, br, fmt.Sprintf("request %d on one connection", i+1))
+			answered(fmt.Sprintf("request %d on one connection", i+1))
 		}
 		const pipelined = 5
 		var all []byte
+		var ends []int
 		for i := 0; i < pipelined; i++ {
 			all, _ = c.pc.Next(all, c.seq)
 			c.seq++
+			ends = append(ends, len(all))
 		}
 		s.check(c.Write(all), "pipelined requests to be sent", "the server closed the connection")
 		for i := 0; i < pipelined; i++ {
-			readHTTP(s, c, br, fmt.Sprintf("pipelined request %d of %d", i+1, pipelined))
+			if answered(fmt.Sprintf("pipelined request %d of %d", i+1, pipelined)) && i+1 < pipelined {
+				s.check(c.Write(all[ends[i]:]), "the pipelined requests after a Connection: close sent again on a new connection", "the server refused the new connection")
+			}
 		}
 	})
 
@@ -78,10 +106,11 @@ func init() {
 	})
 }
 
-// readHTTP reads one response from the connection and checks it.
-func readHTTP(s *spec, c *client, br *bufio.Reader, what string) {
+// readHTTP reads one response from the connection, checks it and returns
+// it (its body read and closed).
+func readHTTP(s *spec, c *client, br *bufio.Reader, what string) *http.Response {
 	s.check(c.NetConn().SetReadDeadline(time.Now().Add(s.Timeout)), "", "")
-	checkHTTP(s, br, what)
+	return checkHTTP(s, br, what)
 }
 
 // readRawHTTP reads the answer of the raw dialect, whole up to the server's
@@ -105,7 +134,7 @@ func readRawHTTP(s *spec, c *client, what string) {
 }
 
 // checkHTTP reads one response and checks it is 200 with the hello body.
-func checkHTTP(s *spec, br *bufio.Reader, what string) {
+func checkHTTP(s *spec, br *bufio.Reader, what string) *http.Response {
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		s.failf("a response to "+what, err.Error(), "the server closed the connection, or answers only the first request of a read")
@@ -121,4 +150,5 @@ func checkHTTP(s *spec, br *bufio.Reader, what string) {
 	if string(body) != protocol.HTTPBody {
 		s.failf(fmt.Sprintf("the body %q", protocol.HTTPBody), fmt.Sprintf("%q", body), "the server sends another body")
 	}
+	return resp
 }

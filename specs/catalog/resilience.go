@@ -37,7 +37,7 @@ func init() {
 		case s.raw():
 			s.skip("abandoned-reply needs a large reply; under raw framing only echo and file can be asked for one in one message")
 		default:
-			all, _ := pipelineBatch(s)
+			all, _, _ := pipelineBatch(s)
 			c.WriteAsync(all)
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -61,7 +61,7 @@ func init() {
 				req, _ := c.next()
 				s.check(c.Write(req), "a request to be sent", "the server closed the connection")
 			} else {
-				all, _ := pipelineBatch(s)
+				all, _, _ := pipelineBatch(s)
 				s.check(c.Write(all[:min(len(all), 64<<10)]), "requests to be sent", "the server closed the connection")
 			}
 			time.Sleep(10 * time.Millisecond) // let the answers start; the outcome does not depend on it
