@@ -64,6 +64,11 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		}
 		state, _ := r.Verdict()
 		fmt.Fprintf(stdout, "%-8s %s (%s)\n", state, r.Behaviour.ID, r.End.Sub(r.Start).Round(time.Millisecond))
+		for _, n := range r.Notes {
+			if n.Name != catalog.NonStrict { // the table gives those
+				fmt.Fprintf(stdout, "         %s: %s\n", n.Name, n.Value)
+			}
+		}
 		if *verbose && r.State == catalog.Failed {
 			fmt.Fprintf(stdout, "%s\n\n", indent(r.Message))
 		}

@@ -123,3 +123,24 @@ func TestCheckUnreachableIsOneLineExit2(t *testing.T) {
 		t.Errorf("want one line on stderr and no failures:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
+
+func TestCheckPrintsNotes(t *testing.T) {
+	m, err := registry.Lookup("udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := m.Start(targets.Config{Network: targets.UDP, Protocol: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check", "--addr", srv.Addrs()[0].String(), "--network", "udp", "--protocol", "echo",
+		"--label-filter", "datagram-burst"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "pass     datagram-burst") || !strings.Contains(stdout.String(), "udp burst: ") {
+		t.Errorf("the output lacks the burst's note:\n%s", stdout.String())
+	}
+}
