@@ -45,7 +45,6 @@ func (tg *Target) Reach() error {
 		return tg.reachErr
 	}
 	if tg.Kind() == Datagram {
-		tg.live, tg.noProbe = accepted, true
 		return nil
 	}
 	lv, err := tg.probe()
@@ -63,9 +62,9 @@ func (tg *Target) Reach() error {
 // as far as before the first one.
 func (s *spec) alive() error {
 	s.mu.Lock()
-	want, skip := s.live, s.noProbe
+	want := s.live
 	s.mu.Unlock()
-	if skip || want == livenessUnknown {
+	if want == livenessUnknown { // a datagram server, or one never reached
 		return nil
 	}
 	got, err := s.probe()

@@ -59,8 +59,7 @@ type Target struct {
 	Strict bool
 
 	mu       sync.Mutex
-	live     liveness // what a fresh client gets (Reach)
-	noProbe  bool     // no liveness probe: a datagram server that answers nothing
+	live     liveness // what a fresh client of a stream server gets (Reach)
 	reachErr error
 	outcomes map[string]State // of the behaviours run, for dependsOn
 	oneWay   *bool
