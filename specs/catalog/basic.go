@@ -15,7 +15,7 @@ func init() {
 			c.greeting()
 			return
 		}
-		ending, got, _ := c.ReadUntilClosed(s.Timeout)
+		ending, got := c.untilClosed(s.Timeout, "the banner followed by an orderly close (EOF)")
 		if !utf8.Valid(got) || len(got) == 0 {
 			s.failf("a non-empty UTF-8 banner", "the bytes "+quote(got), "the banner is encoded in a legacy code page, or cut by a partial send()")
 		}

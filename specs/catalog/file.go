@@ -314,13 +314,20 @@ func fileAbandon(s *spec, c *client) {
 	time.Sleep(50 * time.Millisecond)
 }
 
-// bytesCollector collects exactly n bytes.
+// maxFileGet bounds the size of a download the suite collects: the largest
+// file a behaviour gets back is file-put's 10 MiB.
+const maxFileGet = 16 << 20
+
+// bytesCollector collects exactly n bytes, at most maxFileGet.
 type bytesCollector struct {
 	n   int
 	got []byte
 }
 
 func (m *bytesCollector) Match(p []byte, eof bool) (int, bool, error) {
+	if len(m.got)+len(p) > maxFileGet && m.n > maxFileGet {
+		return 0, false, &wire.TooMuchError{Limit: maxFileGet, While: fmt.Sprintf("of a file it announced as %d bytes", m.n)}
+	}
 	k := min(len(p), m.n-len(m.got))
 	m.got = append(m.got, p[:k]...)
 	if len(m.got) == m.n {

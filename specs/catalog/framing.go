@@ -50,7 +50,7 @@ func init() {
 			s.check(c.Write([]byte("ex")), "ex to be sent", "the server closed early")
 			time.Sleep(20 * fragmentPause)
 			s.check(c.Write(s.framing().AppendEnd([]byte("it"))), "it\\n to be sent", "the server closed early")
-			ending, extra, _ := c.ReadUntilClosed(s.Timeout)
+			ending, extra := c.untilClosed(s.Timeout, "ex + it\\n to close like exit")
 			// How it closes is exit-command's business; here only that
 			// it does, with no answer.
 			if ending == wire.StillOpen || ending == wire.Broken || len(extra) > 0 {
@@ -127,7 +127,7 @@ func init() {
 		var reply []byte
 		writerDone := false
 		for i := 0; i < 10; i++ {
-			e, r, _ := c.ReadUntilClosed(s.Timeout)
+			e, r := c.untilClosed(s.Timeout, "a line beyond the server's limit refused with an error and a close")
 			ending, reply = e, append(reply, r...)
 			if e != wire.StillOpen || writerDone {
 				break

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -181,6 +182,25 @@ func skipIfRaw(s *spec, id string) {
 func skipIfOneWay(s *spec, id, instead string) {
 	if s.isOneWay() {
 		s.skip(fmt.Sprintf("%s is about requests; the %s protocol sends one stream and closes (see %s)", id, s.Protocol, instead))
+	}
+}
+
+// untilClosed reads whatever arrives until the server closes or wait passes
+// (wire.Conn.ReadUntilClosed) and says how the read side ended. A server
+// that sends more than the suite collects fails the behaviour, expected
+// saying what was awaited.
+func (c *client) untilClosed(wait time.Duration, expected string) (wire.Ending, []byte) {
+	ending, got, err := c.ReadUntilClosed(wait)
+	c.s.checkFlood(err, expected)
+	return ending, got
+}
+
+// checkFlood fails the behaviour if err is a read past the suite's bounds
+// (a wire.TooMuchError): the server sent more than any correct answer holds.
+func (s *spec) checkFlood(err error, expected string) {
+	var tm *wire.TooMuchError
+	if errors.As(err, &tm) {
+		s.failf(expected, tm.Error(), "the server sends without end: a send loop that never stops, or a length it does not keep to")
 	}
 }
 

@@ -24,8 +24,7 @@ func init() {
 			readRawHTTP(s, c, "GET /")
 			return
 		}
-		br := bufio.NewReader(c.NetConn())
-		readHTTP(s, c, br, "GET /")
+		readHTTP(s, c, newHTTPReader(c.NetConn()), "GET /")
 	})
 
 	behave("http-keepalive", func(s *spec) {
@@ -33,7 +32,7 @@ func init() {
 			s.skip("http-keepalive needs HTTP/1.1 keep-alive; under raw framing (the tutorials' HTTP dialect) a server answers one request per connection and closes")
 		}
 		c := connectNoGreeting(s)
-		br := bufio.NewReader(c.NetConn())
+		br := newHTTPReader(c.NetConn())
 		// A server may end a connection after a response that says
 		// Connection: close (nginx after keepalive_requests): the requests
 		// after it go again on a new connection. Ending every connection
@@ -54,7 +53,7 @@ func init() {
 			seq := c.seq
 			c = connectNoGreeting(s)
 			c.seq = seq
-			br = bufio.NewReader(c.NetConn())
+			br = newHTTPReader(c.NetConn())
 			onConn = 0
 			return true
 		}
@@ -88,9 +87,10 @@ func init() {
 		// Deliberately not HTTP: a request line without method, target
 		// and version, ended as a head ends.
 		s.check(c.Write([]byte("THIS IS NOT HTTP\r\n\r\n")), "garbage to be sent", "")
-		br := bufio.NewReader(c.NetConn())
+		br := newHTTPReader(c.NetConn())
 		s.check(c.NetConn().SetReadDeadline(time.Now().Add(s.Timeout)), "", "")
-		resp, err := http.ReadResponse(br, nil)
+		resp, err := http.ReadResponse(br.Reader, nil)
+		br.checkFlood(s, err, "a response to a malformed request, or a close")
 		switch {
 		case err != nil:
 			s.shouldf("a 400 response to a malformed request", err.Error(), "the server closes, or waits, without saying why")
@@ -106,9 +106,32 @@ func init() {
 	})
 }
 
+// httpReader reads HTTP responses from one connection, at most
+// wire.MaxCollect bytes of them in all: net/http's parser bounds neither a
+// line, nor the headers, nor a body with its Content-Length or chunks.
+type httpReader struct {
+	*bufio.Reader
+	capped *wire.CappedReader
+}
+
+func newHTTPReader(r io.Reader) *httpReader {
+	cr := &wire.CappedReader{R: r, Limit: wire.MaxCollect, While: "in HTTP responses on one connection"}
+	return &httpReader{Reader: bufio.NewReader(cr), capped: cr}
+}
+
+// checkFlood fails the behaviour if the read that returned err went past
+// the bound.
+func (hr *httpReader) checkFlood(s *spec, err error, expected string) {
+	if err == nil {
+		return
+	}
+	s.checkFlood(err, expected)
+	s.checkFlood(hr.capped.Err(), expected)
+}
+
 // readHTTP reads one response from the connection, checks it and returns
 // it (its body read and closed).
-func readHTTP(s *spec, c *client, br *bufio.Reader, what string) *http.Response {
+func readHTTP(s *spec, c *client, br *httpReader, what string) *http.Response {
 	s.check(c.NetConn().SetReadDeadline(time.Now().Add(s.Timeout)), "", "")
 	return checkHTTP(s, br, what)
 }
@@ -117,7 +140,7 @@ func readHTTP(s *spec, c *client, br *bufio.Reader, what string) *http.Response 
 // close (the request said Connection: close), and checks it: a response,
 // or, as the tutorial's server sends it, the bare body.
 func readRawHTTP(s *spec, c *client, what string) {
-	ending, got, _ := c.ReadUntilClosed(s.Timeout)
+	ending, got := c.untilClosed(s.Timeout, "the answer to "+what+", then an orderly close")
 	if ending != wire.EOF {
 		s.failf("the answer to "+what+", then an orderly close (the request asked for Connection: close)",
 			fmt.Sprintf("%s after %s", ending, quote(got)),
@@ -130,17 +153,19 @@ func readRawHTTP(s *spec, c *client, what string) {
 		s.note("bare body", "the server answers with the body alone, no status line or headers (the tutorial's dialect)")
 		return
 	}
-	checkHTTP(s, bufio.NewReader(bytes.NewReader(got)), what)
+	checkHTTP(s, newHTTPReader(bytes.NewReader(got)), what)
 }
 
 // checkHTTP reads one response and checks it is 200 with the hello body.
-func checkHTTP(s *spec, br *bufio.Reader, what string) *http.Response {
-	resp, err := http.ReadResponse(br, nil)
+func checkHTTP(s *spec, br *httpReader, what string) *http.Response {
+	resp, err := http.ReadResponse(br.Reader, nil)
+	br.checkFlood(s, err, "a response to "+what)
 	if err != nil {
 		s.failf("a response to "+what, err.Error(), "the server closed the connection, or answers only the first request of a read")
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	br.checkFlood(s, err, "the whole body of the response to "+what)
 	if err != nil {
 		s.failf("the whole body of the response to "+what, err.Error(), "the Content-Length does not match the body")
 	}

@@ -24,7 +24,7 @@ func init() {
 		s.check(c.Write(req), "the request to be sent", "the server closed the connection")
 		s.check(c.CloseWrite(), "a half-close", "the client socket cannot shut down its write side")
 		s.check(c.Expect(m), "the answer owed for the request sent before the half-close", "the server dropped its output when recv returned empty")
-		ending, extra, _ := c.ReadUntilClosed(s.Timeout)
+		ending, extra := c.untilClosed(s.Timeout, "an orderly close after the client's half-close")
 		switch ending {
 		case wire.EOF:
 		case wire.StillOpen:
@@ -55,7 +55,7 @@ func init() {
 			s.check(c.Write(lines), "the three lines to be sent in one write", "the server closed early")
 			s.check(c.Expect(exact(f.Frame(protocol.HelloReply("Alice")))), "Hello, Alice! before exit", "the server does not split lines")
 		}
-		ending, extra, _ := c.ReadUntilClosed(s.Timeout + 2*time.Second)
+		ending, extra := c.untilClosed(s.Timeout+2*time.Second, "the connection closed after exit")
 		if len(extra) > 0 {
 			s.failf("no answer after exit", "the bytes "+quote(extra), "the server kept reading lines after exit in the same recv")
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/specs/internal/wire"
 )
 
 // poemDuration bounds how long one poem takes to arrive.
@@ -89,15 +90,18 @@ func init() {
 	})
 }
 
-// timedPoem collects a stream to EOF and notes when its first bytes came:
-// the first line's, whatever the framing (a poetry server sends a line per
-// send, with a pause after each).
+// timedPoem collects a stream to EOF, at most wire.MaxCollect bytes, and
+// notes when its first bytes came: the first line's, whatever the framing
+// (a poetry server sends a line per send, with a pause after each).
 type timedPoem struct {
 	got   []byte
 	first time.Time
 }
 
 func (t *timedPoem) Match(p []byte, eof bool) (int, bool, error) {
+	if len(t.got)+len(p) > wire.MaxCollect {
+		return 0, false, &wire.TooMuchError{Limit: wire.MaxCollect, While: "before the end of the poem"}
+	}
 	t.got = append(t.got, p...)
 	if t.first.IsZero() && len(t.got) > 0 {
 		t.first = time.Now()

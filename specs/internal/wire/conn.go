@@ -4,6 +4,11 @@
 // (SO_LINGER 0). It knows nothing of framing: what a request is and when a
 // reply is complete are the protocol package's business (its clients,
 // Framing and matchers), so a Conn only moves bytes.
+//
+// Every read is bounded, in time by the step's deadline and in memory by a
+// limit on what is kept: a server that sends without end fails the step
+// with a TooMuchError ("the server sent more than N bytes …"), never drives
+// the suite out of memory.
 package wire
 
 import (
@@ -58,6 +63,35 @@ func Classify(err error) Ending {
 	}
 	return Broken
 }
+
+// Bounds of what the suite keeps of a server's bytes. A correct server of
+// any of socklab's protocols stays far below them.
+const (
+	// MaxPending bounds the bytes a Conn holds that no matcher has
+	// consumed yet: a reply a matcher cannot finish (a line without its
+	// newline) plus the replies that came after it.
+	MaxPending = 4 << 20
+	// MaxCollect bounds what the suite collects whole: the bytes up to the
+	// server's close (ReadUntilClosed), an HTTP response with its body.
+	MaxCollect = 1 << 20
+)
+
+// ErrTooMuch is wrapped by every TooMuchError.
+var ErrTooMuch = errors.New("more bytes than the suite reads")
+
+// TooMuchError is a read past one of the suite's bounds: the server sent
+// more than Limit bytes While something was awaited.
+type TooMuchError struct {
+	Limit int64
+	While string
+}
+
+func (e *TooMuchError) Error() string {
+	return fmt.Sprintf("the server sent more than %d bytes %s", e.Limit, e.While)
+}
+
+// Unwrap makes errors.Is(err, ErrTooMuch) hold.
+func (e *TooMuchError) Unwrap() error { return ErrTooMuch }
 
 // Conn is one client connection of a spec.
 type Conn struct {
@@ -166,6 +200,9 @@ func (c *Conn) ExpectWithin(m protocol.Matcher, wait time.Duration) error {
 		if done {
 			return nil
 		}
+		if len(c.in) >= MaxPending {
+			return &TooMuchError{Limit: MaxPending, While: fmt.Sprintf("without completing the reply (%d bytes of it matched)", got)}
+		}
 		if c.eof || c.rerr != nil {
 			if c.rerr != nil {
 				return fmt.Errorf("%w: %d bytes of the reply, then %s: %w", protocol.ErrShortReply, got, Classify(c.rerr), c.rerr)
@@ -220,23 +257,74 @@ func (c *Conn) Pending() []byte { return c.in }
 func (c *Conn) Discard() { c.consume(len(c.in)) }
 
 // ReadUntilClosed reads and collects whatever arrives until the server
-// closes or wait passes, and says how the read side ended.
+// closes or wait passes, and says how the read side ended. Past MaxCollect
+// bytes it stops with the first MaxCollect, StillOpen and a TooMuchError.
 func (c *Conn) ReadUntilClosed(wait time.Duration) (Ending, []byte, error) {
 	deadline := time.Now().Add(wait)
 	var extra []byte
 	for {
+		if len(extra)+len(c.in) > MaxCollect {
+			k := MaxCollect - len(extra)
+			extra = append(extra, c.in[:k]...)
+			c.consume(k)
+			return StillOpen, extra, &TooMuchError{Limit: MaxCollect, While: "before closing the connection"}
+		}
 		extra = append(extra, c.in...)
 		c.consume(len(c.in))
-		if c.eof {
+		switch {
+		case c.eof:
 			return EOF, extra, nil
-		}
-		if c.rerr != nil {
+		case c.rerr != nil:
 			return Classify(c.rerr), extra, c.rerr
 		}
 		if err := c.fill(deadline); err != nil {
-			return Classify(err), append(extra, c.in...), err
+			c.rerr = err
+			if Classify(err) == StillOpen {
+				// Not a failure of the connection: a later read may
+				// wait again.
+				c.rerr = nil
+				if len(extra)+len(c.in) <= MaxCollect {
+					extra = append(extra, c.in...)
+					c.consume(len(c.in))
+					return StillOpen, extra, err
+				}
+			}
 		}
 	}
+}
+
+// CappedReader reads from R and fails with a TooMuchError once more than
+// Limit bytes were read: the reader under an HTTP parser, whose lines,
+// headers and bodies have no bound of their own.
+type CappedReader struct {
+	R     io.Reader
+	Limit int64
+	While string
+	n     int64
+}
+
+// Read implements io.Reader.
+func (r *CappedReader) Read(p []byte) (int, error) {
+	if r.n > r.Limit {
+		return 0, r.Err()
+	}
+	if left := r.Limit + 1 - r.n; int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := r.R.Read(p)
+	r.n += int64(n)
+	if r.n > r.Limit {
+		return n - int(r.n-r.Limit), r.Err()
+	}
+	return n, err
+}
+
+// Err returns the TooMuchError once the limit is passed, else nil.
+func (r *CappedReader) Err() error {
+	if r.n > r.Limit {
+		return &TooMuchError{Limit: r.Limit, While: r.While}
+	}
+	return nil
 }
 
 // Quiet reports whether nothing arrives for wait (bytes already buffered
