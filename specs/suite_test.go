@@ -47,11 +47,18 @@ func TestSpecs(t *testing.T) {
 			// framing to the other processes of a parallel run, so the
 			// server is probed once.
 			extDecision = ext.Resolve(os.Stdout)
-			// Nothing to judge if nothing answers: one error, not a
-			// failure per behaviour.
-			if err := ext.Target(extDecision.Framing).Reach(); err != nil {
+			// Nothing to judge if nothing answers, or if the target's
+			// set-up fails: one error, not a failure per behaviour (as
+			// socklab check). The set-up is idempotent: each process's
+			// BeforeAll does it again for its own Target.
+			tg := ext.Target(extDecision.Framing)
+			if err := tg.Reach(); err != nil {
 				t.Fatalf("specs: cannot reach the server: %v", err)
 			}
+			if err := tg.Setup(); err != nil {
+				t.Fatalf("specs: %v", err)
+			}
+			tg.Close()
 		}
 	}
 	RegisterFailHandler(Fail)

@@ -58,6 +58,10 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		// Nothing to judge: one line, not a failure per behaviour.
 		return usageError("cannot reach the server: %v", err)
 	}
+	if err := tg.Setup(); err != nil {
+		// The run's own failure, not a behaviour's: one line, exit 2.
+		return usageError("%v", err)
+	}
 	results := catalog.Check(tg, keep, func(r catalog.Result) {
 		if r.State == catalog.Skipped {
 			return // the table gives every skip with its reason

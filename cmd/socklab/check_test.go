@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/specs/broken"
 	"github.com/socklab/socklab/specs/suiterun"
 	"github.com/socklab/socklab/targets"
@@ -142,5 +143,38 @@ func TestCheckPrintsNotes(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "pass     datagram-burst") || !strings.Contains(stdout.String(), "udp burst: ") {
 		t.Errorf("the output lacks the burst's note:\n%s", stdout.String())
+	}
+}
+
+// TestCheckSetupFailureIsOneLineExit2: fixtures that cannot be written are
+// the run's failure, with its own error, not a behaviour's (issue 10).
+func TestCheckSetupFailureIsOneLineExit2(t *testing.T) {
+	m, err := registry.Lookup("goroutine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := m.Start(targets.Config{Network: targets.TCP, Protocol: "file", Options: protocol.Options{Root: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// A root under a regular file: no fixture can be written there, even
+	// by root.
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check", "--addr", srv.Addrs()[0].String(), "--protocol", "file", "--framing", "line",
+		"--root", filepath.Join(file, "root")}, &stdout, &stderr)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	errLine := stderr.String()
+	if !strings.Contains(errLine, "set-up failed") || !strings.Contains(errLine, "socklab-fixture.txt") || strings.Count(errLine, "\n") != 1 {
+		t.Errorf("stderr %q: want one line naming the set-up and the fixture", errLine)
+	}
+	if out := stdout.String(); strings.Contains(out, "FAIL") || strings.Contains(out, "skipped") {
+		t.Errorf("no behaviour may be failed or skipped for the set-up:\n%s", out)
 	}
 }

@@ -33,29 +33,9 @@ var (
 	putSizes    = []int{0, 1, 4095, 4096, 4097, 10 << 20}
 )
 
-// prepareFiles puts the fixtures in place once per target, before its first
-// behaviour: every behaviour of the file protocol downloads them. If that
-// fails, this behaviour fails and the target's later ones are not run.
-func (s *spec) prepareFiles() {
-	s.mu.Lock()
-	done := s.fixtures
-	s.mu.Unlock()
-	if done {
-		return
-	}
-	if name, err := putFixtures(s); err != nil {
-		s.stop("the file fixtures could not be put in place",
-			"the fixture "+name+" in place (on disk under --root, else uploaded with put)", err.Error(),
-			"the server's put does not work, or the root is not writable")
-	}
-	s.mu.Lock()
-	s.fixtures = true
-	s.mu.Unlock()
-}
-
 // putFixtures writes the fixtures on disk when the root is known, else
-// uploads them; it returns the fixture that could not be put in place.
-func putFixtures(s *spec) (string, error) {
+// uploads them with put (Target.Setup).
+func putFixtures(tg *Target) error {
 	files := []struct {
 		name string
 		data []byte
@@ -64,26 +44,37 @@ func putFixtures(s *spec) (string, error) {
 		{largeName, protocol.AppendPattern(nil, largeSize, 11)},
 		{getName, getData},
 	}
-	if s.Root != "" {
+	if tg.Root != "" {
 		for _, f := range files {
-			if err := os.WriteFile(filepath.Join(s.Root, f.name), f.data, 0o644); err != nil {
-				return f.name, err
+			// os.WriteFile's error names the path.
+			if err := os.WriteFile(filepath.Join(tg.Root, f.name), f.data, 0o644); err != nil {
+				return fmt.Errorf("the file fixture %s could not be written under --root: %w", f.name, err)
 			}
 		}
-		return "", nil
+		return nil
 	}
-	conn, err := wire.Dial(s.Network, s.Addr, s.Timeout)
+	conn, err := wire.Dial(tg.Network, tg.Addr, tg.Timeout)
 	if err != nil {
-		return fixtureName, err
+		return fmt.Errorf("the file fixtures could not be uploaded: %w", err)
 	}
 	defer conn.Close()
-	c := &client{Conn: conn, s: s, pc: newProtocolClient(s, protocol.ClientOptions{})}
+	p, err := protocol.Lookup(tg.Protocol)
+	if err != nil {
+		return err
+	}
+	pc, err := p.NewClient(protocol.ClientOptions{Options: tg.Options, Name: fixtureName})
+	if err != nil {
+		return err
+	}
+	// The file helpers take a client of a behaviour; the set-up's reports
+	// through no T: they return their errors.
+	c := &client{Conn: conn, s: &spec{Target: tg, id: "set-up"}, pc: pc}
 	for _, f := range files {
 		if err := filePut(c, f.name, f.data); err != nil {
-			return f.name, err
+			return fmt.Errorf("the file fixture %s could not be uploaded with put: %w", f.name, err)
 		}
 	}
-	return "", nil
+	return nil
 }
 
 // errNo is a file protocol refusal.

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -64,7 +65,8 @@ type Target struct {
 	outcomes map[string]State // of the behaviours run, for dependsOn
 	oneWay   *bool
 	stopped  string // why the behaviours after this point are not run
-	fixtures bool   // the file fixtures are in place
+	setup    sync.Once
+	setupErr error
 	dgram    *dgramClient
 	closers  []func()
 }
@@ -126,6 +128,28 @@ func (tg *Target) isOneWay() bool {
 	return *tg.oneWay
 }
 
+// ErrSetup is wrapped by the error of a target's set-up.
+var ErrSetup = errors.New("set-up failed")
+
+// Setup puts in place what the target's behaviours share: the file
+// protocol's fixtures, written under Root or uploaded with put. It does the
+// work once; every call returns the first call's error, which wraps
+// ErrSetup. A front end calls it before the first behaviour and, if it
+// fails, stops with that error: the set-up is not a behaviour, and its
+// failure is no behaviour's (socklab check exits 2 with it, the Ginkgo suite
+// fails the target's BeforeAll). Behaviour.Run calls it too.
+func (tg *Target) Setup() error {
+	tg.setup.Do(func() {
+		if tg.Protocol != "file" || tg.Kind() != Stream {
+			return
+		}
+		if err := putFixtures(tg); err != nil {
+			tg.setupErr = fmt.Errorf("%w: target %s: %w", ErrSetup, tg.Name, err)
+		}
+	})
+	return tg.setupErr
+}
+
 // Run runs behaviour b against tg, reporting through t.
 //
 // A behaviour that is not about tg's protocol or network is skipped with the
@@ -133,8 +157,8 @@ func (tg *Target) isOneWay() bool {
 // fresh client must still be served as it was before the first behaviour
 // (see Reach): if the server stopped answering, this behaviour fails on that
 // alone, and every later one is not run, naming it, instead of failing in a
-// cascade that buries the real defect. The same holds when the file
-// fixtures could not be put in place.
+// cascade that buries the real defect. If the target's set-up fails (see
+// Setup), every behaviour fails with that error, which names no behaviour.
 func (b Behaviour) Run(t T, tg *Target) {
 	if reason := b.NotFor(tg.Protocol, tg.Kind()); reason != "" {
 		t.Skipf("%s", reason)
@@ -158,11 +182,11 @@ func (b Behaviour) Run(t T, tg *Target) {
 	if err := tg.Reach(); err != nil {
 		s.stop("the server could not be reached", "a server at "+tg.Addr, err.Error(), "nothing listens there, or it is not the protocol given")
 	}
+	if err := tg.Setup(); err != nil {
+		s.fatal(fmt.Sprintf("not run: %v", err))
+	}
 	completed := false
 	defer func() { s.finish(completed) }()
-	if tg.Protocol == "file" && tg.Kind() == Stream {
-		s.prepareFiles()
-	}
 	b.run(s)
 	completed = true
 }
