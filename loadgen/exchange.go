@@ -127,6 +127,15 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 	return nil
 }
 
+// inFlightBytes returns the bytes of the requests in flight.
+func (x *exchange) inFlightBytes() int {
+	n := 0
+	for i := range x.n {
+		n += len(x.reqs[(x.head+i)%len(x.ring)])
+	}
+	return n
+}
+
 // idle reports whether the exchange awaits nothing from the server: no
 // request is in flight and no greeting is due.
 func (x *exchange) idle() bool { return x.n == 0 && x.greet == nil }

@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -140,6 +141,33 @@ type Progress struct {
 // Bad configuration errors.
 var ErrConfig = errors.New("bad load configuration")
 
+// Bounds of the echo payloads. The load generator holds every request in
+// flight whole (and the epoll engine a copy of what it still has to send),
+// so its memory grows with the payload size times the requests in flight.
+const (
+	// MaxSize is the largest echo payload: 16 MiB, the largest of the
+	// behaviour catalogue's large-payload.
+	MaxSize = 16 << 20
+	// MaxPayloadBytes bounds size × connections × pipeline, the payload
+	// bytes of the requests in flight at once.
+	MaxPayloadBytes = 256 << 20
+)
+
+// CheckSize reports whether echo payloads of size bytes, on connections
+// connections with pipeline requests in flight each, stay within MaxSize and
+// MaxPayloadBytes.
+func CheckSize(size, connections, pipeline int) error {
+	switch {
+	case size < 0:
+		return fmt.Errorf("size %d: want a positive number of bytes", size)
+	case size > MaxSize:
+		return fmt.Errorf("size %d: at most %d bytes (16 MiB)", size, MaxSize)
+	case int64(size)*int64(max(connections, 1))*int64(max(pipeline, 1)) > MaxPayloadBytes:
+		return fmt.Errorf("size %d × %d connections × %d in flight: at most %d payload bytes in flight (256 MiB)", size, connections, pipeline, MaxPayloadBytes)
+	}
+	return nil
+}
+
 func (c *Config) normalize() error {
 	if c.Network == "" {
 		c.Network = "tcp"
@@ -173,14 +201,17 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("%w: connections %d: must be positive", ErrConfig, c.Connections)
 	case c.Pipeline < 0:
 		return fmt.Errorf("%w: pipeline %d: must be positive", ErrConfig, c.Pipeline)
-	case c.Rate < 0:
-		return fmt.Errorf("%w: rate %g: must be positive", ErrConfig, c.Rate)
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return fmt.Errorf("%w: rate %g: must be a positive number, or 0 for a closed loop", ErrConfig, c.Rate)
 	case c.Duration <= 0 && c.Requests <= 0:
 		return fmt.Errorf("%w: neither a duration nor a request count: every run must be bounded", ErrConfig)
 	case c.Timeout < 0 || c.ConnectTimeout < 0 || c.Warmup < 0 || c.Interval < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)
 	case c.Threads < 0:
 		return fmt.Errorf("%w: threads %d: must be positive", ErrConfig, c.Threads)
+	}
+	if err := CheckSize(c.Client.Size, c.Connections, c.Pipeline); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	switch c.Engine {
 	case "":

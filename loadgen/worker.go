@@ -34,12 +34,32 @@ type worker struct {
 	rdl     int64 // current read deadline (ns since base), 0 none
 	wdl     int64 // current write deadline
 
+	// A write too large to make before reading goes on in its own
+	// goroutine (see fill); writing says one is in flight, and its outcome
+	// comes on wdone.
+	writing bool
+	wdone   chan written
+
 	timer *time.Timer
 }
 
+// written is the outcome of a write made in its own goroutine.
+type written struct {
+	n   int
+	err error
+}
+
+// syncWriteMax is the most request bytes a connection may have in flight
+// for the worker to write them before it reads: below it, the replies to
+// what it writes fit in the socket buffers, so a server that echoes while
+// it reads cannot fill them and stall on the worker, which stalls in turn
+// on the server. Past it the write goes on in its own goroutine while the
+// worker reads.
+const syncWriteMax = 64 << 10
+
 func newWorker(r *runner, id int) (*worker, error) {
 	cfg := &r.cfg
-	w := &worker{r: r, cfg: cfg, id: id}
+	w := &worker{r: r, cfg: cfg, id: id, wdone: make(chan written, 1)}
 	if err := w.x.init(r, &w.stats, id); err != nil {
 		return nil, err
 	}
@@ -172,6 +192,11 @@ func (w *worker) closeConn() {
 	}
 	w.shared.Store(nil)
 	w.conn.Close()
+	if w.writing {
+		// The close ends the write; what it sent no longer matters.
+		<-w.wdone
+		w.writing = false
+	}
 	if w.cfg.Network == "unixgram" {
 		if a, ok := w.conn.LocalAddr().(*net.UnixAddr); ok && a != nil {
 			os.Remove(a.Name)
@@ -183,8 +208,18 @@ func (w *worker) closeConn() {
 
 // fill sends requests while the pipeline has room and (in an open loop)
 // requests are due. It returns false if the connection failed.
+//
+// A request that would leave more than syncWriteMax request bytes in flight
+// is written in its own goroutine (a 16 MiB echo, or a deep pipeline of
+// large ones) and fill issues no more until that write is over: the worker
+// goes on reading the replies meanwhile. Written before reading, the server's
+// echo would fill the socket buffers while the worker is still writing, and
+// both would wait for ever.
 func (w *worker) fill(now int64) bool {
-	for {
+	if w.writing && !w.joinWrite(w.x.idle()) {
+		return false
+	}
+	for !w.writing {
 		buf, ok := w.x.issue(now)
 		if !ok {
 			break
@@ -193,6 +228,14 @@ func (w *worker) fill(now int64) bool {
 			continue
 		}
 		w.writeDeadline(now)
+		if !w.x.dgram && !w.cfg.NoReply && w.x.inFlightBytes() > syncWriteMax {
+			w.writing = true
+			go func(c net.Conn) {
+				n, err := c.Write(buf)
+				w.wdone <- written{n, err}
+			}(w.conn)
+			break
+		}
 		nw, err := w.conn.Write(buf)
 		w.bytesOut += int64(nw)
 		if err != nil {
@@ -204,6 +247,30 @@ func (w *worker) fill(now int64) bool {
 			now = w.now()
 			w.x.complete(now)
 		}
+	}
+	return true
+}
+
+// joinWrite takes the outcome of the write in flight, waiting for it if
+// wait is set (nothing is awaited from the server, so the write can only be
+// waiting on the server's reads), else only if it is over. It returns false
+// if the write failed (the connection is then closed).
+func (w *worker) joinWrite(wait bool) bool {
+	var r written
+	if wait {
+		r = <-w.wdone
+	} else {
+		select {
+		case r = <-w.wdone:
+		default:
+			return true
+		}
+	}
+	w.writing = false
+	w.bytesOut += int64(r.n)
+	if r.err != nil {
+		w.ioError(r.err, w.now())
+		return false
 	}
 	return true
 }
@@ -296,6 +363,9 @@ func (w *worker) after(o outcome) {
 	case hangUp:
 		// What is owed to a server that ended the exchange is sent best
 		// effort: no request is left to fail.
+		if w.writing && !w.joinWrite(true) {
+			return
+		}
 		if p := w.x.owed(); len(p) > 0 {
 			w.writeDeadline(w.now())
 			nw, _ := w.conn.Write(p)
@@ -315,6 +385,9 @@ func (w *worker) sendOwed() bool {
 	p := w.x.owed()
 	if len(p) == 0 {
 		return true
+	}
+	if w.writing && !w.joinWrite(true) {
+		return false
 	}
 	w.writeDeadline(w.now())
 	nw, err := w.conn.Write(p)
