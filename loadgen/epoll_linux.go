@@ -103,7 +103,7 @@ func (r *runner) newEpollThreads() error {
 	if tcp {
 		a, err := net.ResolveTCPAddr(cfg.Network, cfg.Addr)
 		if err != nil {
-			return fmt.Errorf("load %s %s: resolve: %w", cfg.Network, cfg.Addr, err)
+			return fmt.Errorf("%w: load %s %s: resolve: %w", ErrConfig, cfg.Network, cfg.Addr, err)
 		}
 		raddr = a
 		if ip4 := a.IP.To4(); ip4 != nil && cfg.Network != "tcp6" {

@@ -168,6 +168,11 @@ func CheckSize(size, connections, pipeline int) error {
 	return nil
 }
 
+// Validate reports whether Run would take c, with the error Run would
+// return (wrapping ErrConfig, or CheckTarget's); c is left as it is. A
+// command checks its flags with it before it writes or connects anything.
+func (c Config) Validate() error { return c.normalize() }
+
 func (c *Config) normalize() error {
 	if c.Network == "" {
 		c.Network = "tcp"

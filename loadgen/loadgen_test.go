@@ -324,8 +324,18 @@ func TestWriteDirHlogDecodes(t *testing.T) {
 func checkWriteDir(t *testing.T, cfg Config) {
 	res := run(t, cfg)
 	dir := t.TempDir()
-	if err := res.WriteDir(dir); err != nil {
-		t.Fatal(err)
+	for name, write := range map[string]func(io.Writer) error{
+		HgrmFile:    func(w io.Writer) error { return WriteHgrm(w, res.Corrected) },
+		HlogFile:    func(w io.Writer) error { return WriteHlog(w, res.Start, res.Intervals) },
+		SummaryFile: func(w io.Writer) error { return WriteSummary(w, res.Summary()) },
+	} {
+		var buf bytes.Buffer
+		if err := write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f, err := os.Open(filepath.Join(dir, HlogFile))
 	if err != nil {
@@ -424,6 +434,7 @@ func TestCheckTarget(t *testing.T) {
 		addr    string
 		allow   bool
 		wantErr bool
+		bad     bool // the address is not one, whether remote or not
 	}{
 		{name: "ipv4 loopback", network: "tcp", addr: "127.0.0.1:80"},
 		{name: "other 127/8", network: "tcp", addr: "127.3.2.1:80"},
@@ -434,7 +445,15 @@ func TestCheckTarget(t *testing.T) {
 		{name: "remote udp refused", network: "udp", addr: "10.0.0.1:53", wantErr: true},
 		{name: "unspecified refused", network: "tcp", addr: "0.0.0.0:80", wantErr: true},
 		{name: "remote allowed", network: "tcp", addr: "192.0.2.1:80", allow: true},
-		{name: "no port", network: "tcp", addr: "127.0.0.1", wantErr: true},
+		{name: "no port", network: "tcp", addr: "127.0.0.1", wantErr: true, bad: true},
+		// Issue 10: a bad address is the user's error (exit 2), not a
+		// failure of the run.
+		{name: "port out of range", network: "tcp", addr: "127.0.0.1:99999", wantErr: true, bad: true},
+		{name: "port 0", network: "tcp", addr: "127.0.0.1:0", wantErr: true, bad: true},
+		{name: "negative port", network: "udp", addr: "127.0.0.1:-1", wantErr: true, bad: true},
+		{name: "bad port, remote allowed", network: "tcp", addr: "192.0.2.1:99999", allow: true, wantErr: true, bad: true},
+		{name: "service name", network: "tcp", addr: "127.0.0.1:http"},
+		{name: "unknown network", network: "foo", addr: "127.0.0.1:80", allow: true, wantErr: true, bad: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -442,7 +461,7 @@ func TestCheckTarget(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("CheckTarget(%s, %s, %v) = %v, want error %v", tc.network, tc.addr, tc.allow, err, tc.wantErr)
 			}
-			if tc.wantErr && tc.addr != "127.0.0.1" && !errors.Is(err, ErrRemote) {
+			if tc.wantErr && !tc.bad && !errors.Is(err, ErrRemote) {
 				t.Errorf("error %v does not wrap ErrRemote", err)
 			}
 		})

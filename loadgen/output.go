@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Files written by WriteDir.
+// Files of a load's results (reports.WriteResult writes them).
 const (
 	HgrmFile    = "latency.hgrm"
 	HlogFile    = "latency.hlog"
@@ -73,40 +71,6 @@ func WriteSummary(w io.Writer, s Summary) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
-}
-
-// WriteDir writes the result's latency.hgrm (corrected latency),
-// latency.hlog and summary.json into dir, creating it if needed.
-func (r *Result) WriteDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	write := func(name string, f func(io.Writer) error) error {
-		path := filepath.Join(dir, name)
-		fh, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("write results: %w", err)
-		}
-		bw := bufio.NewWriter(fh)
-		err = f(bw)
-		if ferr := bw.Flush(); err == nil {
-			err = ferr
-		}
-		if cerr := fh.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	if err := write(HgrmFile, func(w io.Writer) error { return WriteHgrm(w, r.Corrected) }); err != nil {
-		return err
-	}
-	if err := write(HlogFile, func(w io.Writer) error { return WriteHlog(w, r.Start, r.Intervals) }); err != nil {
-		return err
-	}
-	return write(SummaryFile, func(w io.Writer) error { return WriteSummary(w, r.Summary()) })
 }
 
 // FormatDuration prints a latency given in microseconds the way wrk does:

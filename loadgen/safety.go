@@ -18,16 +18,27 @@ var ErrRemote = errors.New("target is not loopback or a Unix socket; pass --allo
 // loopback addresses) always may; anything else only with allowRemote. A
 // load generator aimed at someone else's server by a typo is a
 // denial-of-service tool, so the default is to refuse.
+//
+// It also refuses an address that cannot be one on network: no port, or a
+// port that is not a number from 1 to 65535 or a service name.
 func CheckTarget(network, addr string, allowRemote bool) error {
 	if protocol.IsUnix(network) {
 		return nil
 	}
-	if allowRemote {
-		return nil
+	switch network {
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+	default:
+		return fmt.Errorf("check target %s %s: network %q: want tcp, udp, unix or unixgram", network, addr, network)
 	}
-	host, _, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("check target %s %s: %w", network, addr, err)
+	}
+	if p, err := net.LookupPort(network, port); err != nil || p == 0 {
+		return fmt.Errorf("check target %s %s: port %q: want a number from 1 to 65535", network, addr, port)
+	}
+	if allowRemote {
+		return nil
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ip.Unmap().IsLoopback() {

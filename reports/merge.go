@@ -259,30 +259,6 @@ func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
 	return s, err
 }
 
-// writeFiles writes each named file in dir, in name order.
-func writeFiles(dir string, files map[string]func(io.Writer) error) error {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		path := filepath.Join(dir, n)
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		err = files[n](f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	return nil
-}
-
 // Render reads the runs in dirs and writes summary.md and index.html into
 // out.
 func Render(out string, dirs []string) (*Run, error) {

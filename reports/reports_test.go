@@ -113,7 +113,7 @@ func runLoad(t *testing.T, addr, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := res.WriteDir(dir); err != nil {
+	if err := WriteResult(dir, res); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/socklab/socklab/internal/serveproc"
@@ -208,6 +209,18 @@ func pinSelf() bool {
 	return exec.Command("taskset", "-a", "-p", "-c", "1", strconv.Itoa(os.Getpid())).Run() == nil
 }
 
+// config is the load of scenario sc against t.
+func (p benchPlan) config(sc benchScenario, t target) loadgen.Config {
+	cfg := loadgen.Config{
+		Network: t.network, Addr: t.addr, Protocol: sc.protocol, Connections: sc.conns,
+		Rate: sc.rate, Reconnect: sc.reconnect, Duration: p.duration, Warmup: p.warmup,
+		Timeout: p.timeout, ConnectTimeout: time.Second, Tag: sc.model,
+	}
+	cfg.Client.Size = sc.size
+	cfg.Client.Framing, cfg.FramingEvidence = t.framing, t.framingEvidence
+	return cfg
+}
+
 type benchOptions struct {
 	plan     benchPlan
 	out      string
@@ -255,13 +268,7 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 			}
 			running[k] = t
 		}
-		cfg := loadgen.Config{
-			Network: t.network, Addr: t.addr, Protocol: sc.protocol, Connections: sc.conns,
-			Rate: sc.rate, Reconnect: sc.reconnect, Duration: o.plan.duration, Warmup: o.plan.warmup,
-			Timeout: o.plan.timeout, ConnectTimeout: time.Second, Tag: sc.model,
-		}
-		cfg.Client.Size = sc.size
-		cfg.Client.Framing, cfg.FramingEvidence = t.framing, t.framingEvidence
+		cfg := o.plan.config(sc, t)
 		label := fmt.Sprintf("[%d/%d] %s, %s, %d connections", i+1, n, sc.group, sc.model, sc.conns)
 		if sc.rate > 0 {
 			label += fmt.Sprintf(", %g req/s", sc.rate)
@@ -276,7 +283,7 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 			return "", nil, fmt.Errorf("bench %s: %w", sc.slug(), err)
 		}
 		sub := fmt.Sprintf("%02d-%s", i+1, sc.slug())
-		if err := res.WriteDir(filepath.Join(dir, sub)); err != nil {
+		if err := reports.WriteResult(filepath.Join(dir, sub), res); err != nil {
 			return "", nil, err
 		}
 		s := res.Summary()
@@ -291,29 +298,17 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	latest := filepath.Join(o.out, "latest")
-	tmp := latest + ".tmp"
-	os.Remove(tmp)
-	if err := os.Symlink(runName, tmp); err != nil {
-		return "", nil, fmt.Errorf("bench: %w", err)
-	}
-	if err := os.Rename(tmp, latest); err != nil {
+	// renameio replaces the link atomically.
+	if err := renameio.Symlink(runName, filepath.Join(o.out, "latest")); err != nil {
 		return "", nil, fmt.Errorf("bench: %w", err)
 	}
 	return dir, run, nil
 }
 
 func writeRunFiles(dir string, run *reports.Run) error {
-	f, err := os.Create(filepath.Join(dir, reports.ResultsFile))
+	err := reports.WriteFile(filepath.Join(dir, reports.ResultsFile), func(w io.Writer) error { return reports.WriteRun(w, run) })
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	err = reports.WriteRun(f, run)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("bench: write results: %w", err)
+		return err
 	}
 	return reports.WriteReport(dir, run)
 }
@@ -352,6 +347,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *size <= 0 {
 		return usageError("--size wants a positive number of bytes, like --size 64")
 	}
+	switch *network {
+	case "tcp", "unix", "udp", "unixgram":
+	default:
+		return usageError("--network %q: want tcp, unix, udp or unixgram", *network)
+	}
+	// The run directory is made under --out once the run starts: check it
+	// can be before anything runs.
+	if err := reports.CheckOutDir(*out); err != nil {
+		return usageError("--out: %v", err)
+	}
 	o := benchOptions{out: *out, progress: stdout, live: isTerminal(stdout)}
 	var notes []string
 	if lim, err := raiseNoFile(); err != nil {
@@ -372,6 +377,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		o.external = &target{network: *network, addr: *addr, framing: probed.Client.Framing,
 			framingEvidence: probed.FramingEvidence, stop: func() error { return nil }}
+		// Every scenario's load is checked before the first runs, and
+		// before the run directory is made.
+		for _, sc := range o.plan.scenarios {
+			if err := o.plan.config(sc, *o.external).Validate(); err != nil {
+				return usageError("%v", err)
+			}
+		}
 		if how != "" {
 			notes = append(notes, fmt.Sprintf("The server was spoken to in %s framing (%s).", probed.Client.Framing, how))
 		}

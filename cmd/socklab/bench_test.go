@@ -54,11 +54,19 @@ func TestBenchSmoke(t *testing.T) {
 }
 
 func TestLoadAndReportCLI(t *testing.T) {
+	tmp := t.TempDir()
+	aFile := filepath.Join(tmp, "a-file")
+	if err := os.WriteFile(aFile, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
 		wantCode int
 		wantErr  string
+		// lines, if set, is how many lines stderr must have: a bad flag
+		// is the error and a pointer to --help, never the usage.
+		lines int
 	}{
 		{name: "bad rate", args: []string{"load", "--rate", "-5", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},
 		{name: "no target", args: []string{"load"}, wantCode: 2, wantErr: "no target"},
@@ -72,13 +80,73 @@ func TestLoadAndReportCLI(t *testing.T) {
 		{name: "two addresses", args: []string{"load", "127.0.0.1:1", "127.0.0.1:2"}, wantCode: 2, wantErr: "unexpected argument \"127.0.0.1:2\""},
 		{name: "bad framing", args: []string{"load", "--framing", "lines", "127.0.0.1:1"}, wantCode: 2, wantErr: "want line, raw or auto"},
 		{name: "raw is lock-step", args: []string{"load", "--protocol", "ack", "--framing", "raw", "--pipeline", "2", "127.0.0.1:1"}, wantCode: 2, wantErr: "lock-step"},
+		// Issue 10.
+		{name: "load bad flag", args: []string{"load", "--bogus", "127.0.0.1:1"}, wantCode: 2, wantErr: "flag provided but not defined: -bogus\nRun 'socklab load --help'", lines: 2},
+		{name: "load bad value", args: []string{"load", "-c", "many", "127.0.0.1:1"}, wantCode: 2, wantErr: "invalid value \"many\" for flag -c", lines: 2},
+		{name: "merge bad flag", args: []string{"report", "merge", "--bogus", "x"}, wantCode: 2, wantErr: "Run 'socklab report merge --help'", lines: 2},
+		{name: "render bad flag", args: []string{"report", "render", "x", "--bogus"}, wantCode: 2, wantErr: "Run 'socklab report render --help'", lines: 2},
+		{name: "bench bad flag", args: []string{"bench", "--bogus"}, wantCode: 2, wantErr: "Run 'socklab bench --help'", lines: 2},
+		{name: "rate NaN", args: []string{"load", "--rate", "NaN", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},
+		{name: "rate Inf", args: []string{"load", "--rate", "Inf", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},
+		{name: "rate -Inf", args: []string{"load", "--rate", "-Inf", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},
+		{name: "port out of range", args: []string{"load", "-d", "30s", "127.0.0.1:99999"}, wantCode: 2, wantErr: "port \"99999\""},
+		{name: "size past the cap", args: []string{"load", "--size", "100000000", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "at most 16777216 bytes"},
+		{name: "payloads in flight past the cap", args: []string{"load", "--size", "16000000", "-c", "100", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "at most 268435456 payload bytes"},
+		{name: "out is a file", args: []string{"load", "-d", "30s", "--out", aFile, "127.0.0.1:1"}, wantCode: 2, wantErr: "--out: " + aFile + " is not a directory"},
+		{name: "out under a file", args: []string{"load", "-d", "30s", "--out", filepath.Join(aFile, "run"), "127.0.0.1:1"}, wantCode: 2, wantErr: "not a directory"},
+		{name: "merge out is a file", args: []string{"report", "merge", "--out", aFile, tmp}, wantCode: 2, wantErr: "--out: " + aFile + " is not a directory"},
+		{name: "flags after the address", args: []string{"load", "127.0.0.1:1", "--rate", "NaN", "-d", "30s"}, wantCode: 2, wantErr: "--rate wants"},
+		{name: "flags after the directories", args: []string{"report", "merge", tmp, "--out", aFile}, wantCode: 2, wantErr: "--out: " + aFile},
+		{name: "everything after -- is positional", args: []string{"load", "--", "--json"}, wantCode: 2, wantErr: "address --json"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
+			start := time.Now()
 			code := run(tc.args, &stdout, &stderr)
 			if code != tc.wantCode || !strings.Contains(stderr.String(), tc.wantErr) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tc.wantCode, tc.wantErr)
+			}
+			if tc.lines > 0 && strings.Count(stderr.String(), "\n") != tc.lines {
+				t.Errorf("stderr has %d lines, want %d:\n%s", strings.Count(stderr.String(), "\n"), tc.lines, stderr.String())
+			}
+			// A bad input is refused before any load: -d 30s never runs.
+			if took := time.Since(start); code == 2 && took > 5*time.Second {
+				t.Errorf("refused after %v, want at once", took)
+			}
+		})
+	}
+}
+
+// TestBenchRefusesBeforeMakingItsDirectory: bad flags of bench are refused
+// before the run directory is made (issue 10: --network foo left an empty
+// one).
+func TestBenchRefusesBeforeMakingItsDirectory(t *testing.T) {
+	aFile := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(aFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown network", []string{"--addr", "127.0.0.1:1", "--network", "foo"}, `--network "foo"`},
+		{"unknown network, reference models", []string{"--network", "foo"}, `--network "foo"`},
+		{"payload past the cap", []string{"--addr", "127.0.0.1:1", "--size", "100000000"}, "at most 16777216 bytes"},
+		{"protocol not over the network", []string{"--addr", "127.0.0.1:1", "--network", "udp", "--protocol", "http"}, "does not run over udp"},
+		{"bad port", []string{"--addr", "127.0.0.1:99999"}, `port "99999"`},
+		{"out is a file", []string{"--out", aFile}, "is not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "reports")
+			args := append([]string{"bench", "--out", out}, tc.args...)
+			var stdout, stderr bytes.Buffer
+			if code := run(args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tc.want)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("bench made %s: %v", out, err)
 			}
 		})
 	}

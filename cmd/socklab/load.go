@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/reports"
 )
 
 func init() {
@@ -35,7 +37,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", "", "target address (host:port or socket path); or give it as the argument")
 	fs.StringVar(&c.Network, "network", "tcp", "network: tcp, unix, udp or unixgram")
 	fs.StringVar(&c.Protocol, "protocol", "echo", "protocol: "+joinNames(protocol.Names()))
-	fs.IntVar(&c.Client.Size, "size", 0, "echo payload size in bytes (default 64)")
+	fs.IntVar(&c.Client.Size, "size", 0, fmt.Sprintf("echo payload size in bytes (default 64; at most %d, 16 MiB, and size x connections x pipeline at most %d, 256 MiB)", loadgen.MaxSize, loadgen.MaxPayloadBytes))
 	fs.BoolVar(&c.Client.Text, "text", false, "echo: printable ASCII payloads, for servers that decode their input as text (default: every byte value)")
 	fs.StringVar(&c.Client.Name, "name", "", "hello name or file name")
 	fs.StringVar(&c.Client.Path, "path", "", "HTTP request path (default /)")
@@ -71,7 +73,7 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 		return usageError("-c wants a positive number of connections, like -c 16")
 	case c.Pipeline < 1:
 		return usageError("--pipeline wants a positive number, like --pipeline 4")
-	case set["rate"] && c.Rate <= 0:
+	case set["rate"] && !(c.Rate > 0 && !math.IsInf(c.Rate, 0)):
 		return usageError("--rate wants a positive number, like --rate 500")
 	case c.Duration <= 0:
 		return usageError("-d wants a positive duration, like -d 10s")
@@ -87,6 +89,9 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 		return usageError("--engine wants %s or %s", loadgen.EngineEpoll, loadgen.EngineGoroutine)
 	case c.Client.Size < 0:
 		return usageError("--size wants a positive number of bytes, like --size 4096")
+	}
+	if err := loadgen.CheckSize(c.Client.Size, c.Connections, c.Pipeline); err != nil {
+		return usageError("--size: %v", err)
 	}
 	if set["n"] && !set["d"] {
 		c.Duration = 0
@@ -119,21 +124,9 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 		"socklab load -c 16 -d 5s --protocol echo --size 4096 --out /tmp/run 127.0.0.1:9000\n  socklab load --rate 2000 -c 8 -d 10s --protocol http 127.0.0.1:8080", stderr)
 	f.define(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
-	// Flags may follow the address (socklab load ADDR --protocol hello):
-	// the flag package stops at the first argument, so parse on after it.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	switch {
 	case len(positional) > 1:
@@ -147,6 +140,13 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := f.check(fs); err != nil {
 		return err
+	}
+	// The destination is checked before the run, whose results it would
+	// otherwise lose.
+	if f.out != "" {
+		if err := reports.CheckOutDir(f.out); err != nil {
+			return usageError("--out: %v", err)
+		}
 	}
 	f.cfg.Addr = f.addr
 	if err := loadgen.CheckTarget(f.cfg.Network, f.cfg.Addr, f.cfg.AllowRemote); err != nil {
@@ -207,7 +207,7 @@ func runOne(ctx context.Context, f loadFlags, stdout io.Writer) (loadgen.Summary
 		return loadgen.Summary{}, err
 	}
 	if f.out != "" {
-		if err := res.WriteDir(f.out); err != nil {
+		if err := reports.WriteResult(f.out, res); err != nil {
 			return loadgen.Summary{}, err
 		}
 	}

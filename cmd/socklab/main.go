@@ -113,22 +113,45 @@ func newFlagSet(name, synopsis, example string, stderr io.Writer) *flag.FlagSet 
 	return fs
 }
 
-// parse parses args into fs, turning parse errors into usage errors (the
-// flag package has already printed the usage) and rejecting stray
-// arguments.
+// parse parses args into fs, for a command that takes no positional
+// arguments, and rejects stray ones (see parseArgs).
 func parse(fs *flag.FlagSet, args []string) error {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
+// parseArgs parses args into fs and returns the positional arguments. Flags
+// may come before, between or after them (socklab load ADDR --json), as
+// with most command-line tools; after "--" every argument is positional. A
+// bad flag is a usage error of one line, and a second pointing to --help:
+// the full usage is printed only for -h.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	usage := fs.Usage
 	fs.Usage = func() {}
 	defer func() { fs.Usage = usage }()
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usage()
+				return nil, err
+			}
+			return nil, usageError("%v\nRun 'socklab %s --help' for its flags.", err, strings.TrimPrefix(fs.Name(), "socklab "))
 		}
-		return usageError("%v (see 'socklab %s -h')", err, strings.TrimPrefix(fs.Name(), "socklab "))
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
 }

@@ -31,19 +31,19 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			"socklab report merge --out /tmp/all /tmp/host1 /tmp/host2", stderr)
 	}
 	out := fs.String("out", "", "output directory (render: default the first DIR)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError("%v", err)
+	dirs, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
 	}
-	dirs := fs.Args()
 	if len(dirs) == 0 {
 		return usageError("no result directories: give one or more, like socklab report %s reports/latest", sub)
 	}
 	if sub == "render" {
 		if *out == "" {
 			*out = dirs[0]
+		}
+		if err := reports.CheckOutDir(*out); err != nil {
+			return usageError("--out: %v", err)
 		}
 		r, err := reports.Render(*out, dirs)
 		if err != nil {
@@ -54,6 +54,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		return usageError("merge wants --out DIR for the merged result")
+	}
+	if err := reports.CheckOutDir(*out); err != nil {
+		return usageError("--out: %v", err)
 	}
 	s, err := reports.MergeDirs(*out, dirs)
 	if err != nil {
