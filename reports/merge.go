@@ -154,8 +154,8 @@ func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 	corr, unc, conn := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
 	var tags []string
 	for i, s := range ss {
-		if s.Protocol != out.Protocol {
-			return loadgen.Summary{}, fmt.Errorf("merge summaries: summary %d is of protocol %s, not %s", i, s.Protocol, out.Protocol)
+		if diff := loadDiff(ss[0], s); diff != "" {
+			return loadgen.Summary{}, fmt.Errorf("%w: summary %d is not the same load as summary 0: %s", ErrNotMergeable, i, diff)
 		}
 		out.Connections += s.Connections
 		out.Requests += s.Requests
@@ -215,13 +215,57 @@ func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 	return out, nil
 }
 
+// ErrNotMergeable is wrapped by the error of a merge of runs that do not
+// make one load (see MergeDirs).
+var ErrNotMergeable = errors.New("merge refused")
+
+// loadDiff says how b's load differs from a's, or returns "" for the same
+// load. The same load is the same target (network, address), the same
+// requests (protocol, framing, echo size, pipeline, short connections,
+// replies or none), the same loop (closed, or open at the same rate) and the
+// same connections: what each process was told to do, so that the merged
+// summary, which adds connections and rates and keeps the rest of the
+// first, describes what ran. What each process measured (its start, its
+// duration, its counts, its latencies) differs between shards of one load,
+// and its tag names the process, so neither is compared.
+func loadDiff(a, b loadgen.Summary) string {
+	var d []string
+	diff := func(name string, x, y any) {
+		if x != y {
+			d = append(d, fmt.Sprintf("%s %v, not %v", name, y, x))
+		}
+	}
+	diff("network", a.Network, b.Network)
+	diff("address", a.Addr, b.Addr)
+	diff("protocol", a.Protocol, b.Protocol)
+	diff("framing", a.Framing, b.Framing)
+	diff("size", a.Size, b.Size)
+	diff("connections", a.Connections, b.Connections)
+	diff("pipeline", a.Pipeline, b.Pipeline)
+	diff("short connections", a.Reconnect, b.Reconnect)
+	diff("no replies", a.NoReply, b.NoReply)
+	loop := func(s loadgen.Summary) string {
+		if s.RequestedRate > 0 {
+			return fmt.Sprintf("an open loop at %g req/s", s.RequestedRate)
+		}
+		return "a closed loop"
+	}
+	diff("loop", loop(a), loop(b))
+	return strings.Join(d, "; ")
+}
+
 // MergeDirs merges the summary.json and latency.hlog of each of dirs (the
 // --out directories of loadgen processes) into out, and writes the merged
-// corrected latency as latency.hgrm there too.
+// corrected latency as latency.hgrm there too. The runs must be of the
+// same load (see loadDiff), each directory given once, and out none of
+// them: merged files would replace an input's.
 func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
+	if err := distinctDirs(out, dirs); err != nil {
+		return loadgen.Summary{}, err
+	}
 	var ss []loadgen.Summary
 	var logs [][]LogEntry
-	for _, d := range dirs {
+	for i, d := range dirs {
 		f, err := os.Open(filepath.Join(d, loadgen.SummaryFile))
 		if err != nil {
 			return loadgen.Summary{}, fmt.Errorf("merge: %w", err)
@@ -230,6 +274,11 @@ func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
 		f.Close()
 		if err != nil {
 			return loadgen.Summary{}, fmt.Errorf("merge %s: %w", d, err)
+		}
+		if i > 0 {
+			if diff := loadDiff(ss[0], s); diff != "" {
+				return loadgen.Summary{}, fmt.Errorf("%w: %s is not the same load as %s: %s", ErrNotMergeable, d, dirs[0], diff)
+			}
 		}
 		ss = append(ss, s)
 		lf, err := os.Open(filepath.Join(d, loadgen.HlogFile))
@@ -257,6 +306,32 @@ func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
 		loadgen.HgrmFile:    func(w io.Writer) error { return loadgen.WriteHgrm(w, h) },
 	})
 	return s, err
+}
+
+// distinctDirs checks that no directory of dirs is given twice (under any
+// name: a path, a symbolic link) and that out is none of them.
+func distinctDirs(out string, dirs []string) error {
+	infos := make([]os.FileInfo, len(dirs))
+	for i, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("merge: %w", err)
+		}
+		for j := range i {
+			if os.SameFile(infos[j], fi) {
+				return fmt.Errorf("%w: %s and %s are the same directory: a run merged with itself counts twice", ErrNotMergeable, dirs[j], d)
+			}
+		}
+		infos[i] = fi
+	}
+	if fo, err := os.Stat(out); err == nil {
+		for i, fi := range infos {
+			if os.SameFile(fi, fo) {
+				return fmt.Errorf("%w: the output directory %s is the input %s: the merged files would replace its own", ErrNotMergeable, out, dirs[i])
+			}
+		}
+	}
+	return nil
 }
 
 // Render reads the runs in dirs and writes summary.md and index.html into

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/reports"
 )
 
@@ -113,6 +114,51 @@ func TestLoadAndReportCLI(t *testing.T) {
 			// A bad input is refused before any load: -d 30s never runs.
 			if took := time.Since(start); code == 2 && took > 5*time.Second {
 				t.Errorf("refused after %v, want at once", took)
+			}
+		})
+	}
+}
+
+// writeResultDir writes a load result of cfg (a few latencies, no load run)
+// into dir.
+func writeResultDir(t *testing.T, dir string, cfg loadgen.Config) {
+	t.Helper()
+	h := loadgen.NewHistogram()
+	_ = h.RecordValue(80_000)
+	res := &loadgen.Result{Config: cfg, Start: time.Now(), Duration: time.Second, Requests: 1,
+		Corrected: h, Uncorrected: h, Connect: loadgen.NewHistogram()}
+	if err := reports.WriteResult(dir, res); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMergeCLI: report merge takes its flags after the directories, and
+// refuses, with exit 2, runs that are not one load, a run given twice and
+// an --out that is an input (issue 10).
+func TestMergeCLI(t *testing.T) {
+	tmp := t.TempDir()
+	cfg := loadgen.Config{Network: "tcp", Addr: "127.0.0.1:9000", Protocol: "echo", Connections: 2, Pipeline: 1}
+	a, b, c4k, out := filepath.Join(tmp, "a"), filepath.Join(tmp, "b"), filepath.Join(tmp, "c4k"), filepath.Join(tmp, "out")
+	writeResultDir(t, a, cfg)
+	writeResultDir(t, b, cfg)
+	cfg.Client.Size = 4096
+	writeResultDir(t, c4k, cfg)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"flags after the directories", []string{a, b, "--out", out}, 0, ""},
+		{"64 B and 4 KiB", []string{"--out", out, a, c4k}, 2, "size 4096, not 64"},
+		{"the same run twice", []string{"--out", out, a, a}, 2, "the same directory"},
+		{"into an input", []string{"--out", b, a, b}, 2, "is the input"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"report", "merge"}, tc.args...), &stdout, &stderr)
+			if code != tc.wantCode || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tc.wantCode, tc.want)
 			}
 		})
 	}

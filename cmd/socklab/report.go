@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,6 +60,9 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return usageError("--out: %v", err)
 	}
 	s, err := reports.MergeDirs(*out, dirs)
+	if errors.Is(err, reports.ErrNotMergeable) {
+		return usageError("%v", err)
+	}
 	if err != nil {
 		return err
 	}
