@@ -66,7 +66,8 @@ func TestLoadAndReportCLI(t *testing.T) {
 		wantCode int
 		wantErr  string
 		// lines, if set, is how many lines stderr must have: a bad flag
-		// is the error and a pointer to --help, never the usage.
+		// is one line, the error and a pointer to --help, never the
+		// usage.
 		lines int
 	}{
 		{name: "bad rate", args: []string{"load", "--rate", "-5", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},
@@ -82,11 +83,11 @@ func TestLoadAndReportCLI(t *testing.T) {
 		{name: "bad framing", args: []string{"load", "--framing", "lines", "127.0.0.1:1"}, wantCode: 2, wantErr: "want line, raw or auto"},
 		{name: "raw is lock-step", args: []string{"load", "--protocol", "ack", "--framing", "raw", "--pipeline", "2", "127.0.0.1:1"}, wantCode: 2, wantErr: "lock-step"},
 		// Issue 10.
-		{name: "load bad flag", args: []string{"load", "--bogus", "127.0.0.1:1"}, wantCode: 2, wantErr: "flag provided but not defined: -bogus\nRun 'socklab load --help'", lines: 2},
-		{name: "load bad value", args: []string{"load", "-c", "many", "127.0.0.1:1"}, wantCode: 2, wantErr: "invalid value \"many\" for flag -c", lines: 2},
-		{name: "merge bad flag", args: []string{"report", "merge", "--bogus", "x"}, wantCode: 2, wantErr: "Run 'socklab report merge --help'", lines: 2},
-		{name: "render bad flag", args: []string{"report", "render", "x", "--bogus"}, wantCode: 2, wantErr: "Run 'socklab report render --help'", lines: 2},
-		{name: "bench bad flag", args: []string{"bench", "--bogus"}, wantCode: 2, wantErr: "Run 'socklab bench --help'", lines: 2},
+		{name: "load bad flag", args: []string{"load", "--bogus", "127.0.0.1:1"}, wantCode: 2, wantErr: "flag provided but not defined: -bogus (see 'socklab load --help')", lines: 1},
+		{name: "load bad value", args: []string{"load", "-c", "many", "127.0.0.1:1"}, wantCode: 2, wantErr: "invalid value \"many\" for flag -c", lines: 1},
+		{name: "merge bad flag", args: []string{"report", "merge", "--bogus", "x"}, wantCode: 2, wantErr: "(see 'socklab report merge --help')", lines: 1},
+		{name: "render bad flag", args: []string{"report", "render", "x", "--bogus"}, wantCode: 2, wantErr: "(see 'socklab report render --help')", lines: 1},
+		{name: "bench bad flag", args: []string{"bench", "--bogus"}, wantCode: 2, wantErr: "(see 'socklab bench --help')", lines: 1},
 		{name: "rate NaN", args: []string{"load", "--rate", "NaN", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},
 		{name: "rate Inf", args: []string{"load", "--rate", "Inf", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},
 		{name: "rate -Inf", args: []string{"load", "--rate", "-Inf", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "--rate wants a positive number"},

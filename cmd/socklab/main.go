@@ -129,8 +129,8 @@ func parse(fs *flag.FlagSet, args []string) error {
 // parseArgs parses args into fs and returns the positional arguments. Flags
 // may come before, between or after them (socklab load ADDR --json), as
 // with most command-line tools; after "--" every argument is positional. A
-// bad flag is a usage error of one line, and a second pointing to --help:
-// the full usage is printed only for -h.
+// bad flag is a usage error of one line that points to --help: the full
+// usage is printed only for -h.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	usage := fs.Usage
 	fs.Usage = func() {}
@@ -142,7 +142,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 				usage()
 				return nil, err
 			}
-			return nil, usageError("%v\nRun 'socklab %s --help' for its flags.", err, strings.TrimPrefix(fs.Name(), "socklab "))
+			return nil, usageError("%v (see 'socklab %s --help')", err, strings.TrimPrefix(fs.Name(), "socklab "))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
