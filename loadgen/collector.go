@@ -80,12 +80,16 @@ func (c *collector) progress(now time.Time) {
 }
 
 // result assembles the run's result once every worker has finished.
+// Duration is the measured part as it ran: up to the end of the run, not
+// the grace after it, unless the run stopped earlier (cancelled, or every
+// connection done).
 func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 	r := c.r
+	stopped := int64(elapsed)
 	res := &Result{
 		Config:      r.cfg,
 		Start:       start.Add(time.Duration(r.measure)),
-		Duration:    max(elapsed-time.Duration(r.measure), 0),
+		Duration:    time.Duration(max(min(stopped, r.end)-r.measure, 0)),
 		Corrected:   NewHistogram(),
 		Uncorrected: NewHistogram(),
 		Connect:     NewHistogram(),
@@ -97,15 +101,19 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 	}
 	startMs := res.Start.UnixMilli()
 	ivMs := r.cfg.Interval.Milliseconds()
+	stopMs := startMs + max(stopped-r.measure, 0)/1e6
 	for idx := int64(0); idx <= last; idx++ {
 		h := c.ivs[idx]
 		if h == nil {
 			h = newIvHists(idx)
 		}
 		from := startMs + idx*ivMs
+		// The last interval ends when the run stopped, so that its rate is
+		// not diluted by time that was not run.
+		to := max(min(from+ivMs, stopMs), from+1)
 		for _, p := range []*hdr.PackedHistogram{h.corrected, h.uncorrected, h.connect} {
 			p.SetStartTimeMs(from)
-			p.SetEndTimeMs(from + ivMs)
+			p.SetEndTimeMs(to)
 		}
 		h.corrected.SetTag(TagCorrected)
 		h.uncorrected.SetTag(TagUncorrected)
@@ -126,12 +134,15 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 				}
 			}
 		}
+		res.Requests += w.completed
 		res.BytesSent += w.bytesOut
 		res.BytesReceived += w.bytesIn
 		res.Late += w.late
 		res.MaxLate = max(res.MaxLate, time.Duration(w.maxLate))
 		res.Unfinished += w.unfinished
+		res.Unsent += w.unsent
+		res.Connecting += w.connecting
+		res.Oldest = max(res.Oldest, time.Duration(w.oldest))
 	}
-	res.Requests = res.Corrected.TotalCount()
 	return res
 }

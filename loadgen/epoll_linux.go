@@ -66,6 +66,7 @@ type ethread struct {
 	heap    []*econn
 	armed   int64 // when the timerfd is set to fire, or 0
 	active  int   // connections not done
+	ended   bool  // the run's end has passed: see endRun
 	events  []unix.EpollEvent
 	stop    atomic.Bool
 	epf     *os.File        // epfd, registered in Go's netpoller
@@ -229,14 +230,17 @@ func (t *ethread) run() {
 	}
 	for t.active > 0 && !t.stop.Load() {
 		now := t.now()
-		if now >= t.r.end {
+		if now >= t.r.cutoff {
 			return
+		}
+		if !t.ended && now >= t.r.end {
+			t.endRun(now)
 		}
 		for len(t.heap) > 0 && t.heap[0].wake <= now {
 			c := t.heap[0]
 			t.heapRemove(c)
 			c.onTimer(now)
-			if now = t.now(); now >= t.r.end || t.stop.Load() {
+			if now = t.now(); now >= t.r.cutoff || t.stop.Load() {
 				return
 			}
 		}
@@ -267,6 +271,24 @@ func (t *ethread) run() {
 					c.onEvent(ev.Events)
 				}
 			}
+		}
+	}
+}
+
+// endRun is the end of the run: nothing is sent from now on. A connection
+// with nothing in flight is done, and so is one still connecting or waiting
+// to (what it leaves is counted: see exchange.abandon); the others, and a
+// short connection's connect, which is part of its request, are given until
+// the cut-off.
+func (t *ethread) endRun(now int64) {
+	t.ended = true
+	for _, c := range t.conns {
+		switch {
+		case c.state == csDone:
+		case c.state == csOpen && c.x.n > 0:
+		case c.state == csConnecting && c.x.reconnect:
+		default:
+			c.setDone(now)
 		}
 	}
 }
@@ -304,10 +326,13 @@ func (t *ethread) ready(uintptr) bool {
 	return t.got > 0 || t.stop.Load()
 }
 
-// arm sets the timerfd for the earliest wake time (or the end of the run)
-// unless it is already set to fire no later.
+// arm sets the timerfd for the earliest wake time (or the end of the run,
+// or its cut-off) unless it is already set to fire no later.
 func (t *ethread) arm(now int64) {
-	next := t.r.end
+	next := t.r.cutoff
+	if !t.ended {
+		next = t.r.end
+	}
 	if len(t.heap) > 0 {
 		next = min(next, t.heap[0].wake)
 	}
@@ -322,8 +347,11 @@ func (t *ethread) arm(now int64) {
 }
 
 func (t *ethread) finish() {
+	now := t.now()
 	for _, c := range t.conns {
-		c.abandon()
+		if c.state != csDone {
+			c.setDone(now)
+		}
 	}
 	t.publish()
 	// The eventfd stays open until Run returns: interrupt may still write
@@ -461,12 +489,12 @@ func (c *econn) onTimer(now int64) {
 }
 
 // connect opens a socket and starts a non-blocking connect, unless c has
-// issued its share (then it is done) or, with short connections in an open
-// loop, its next request is not yet due.
+// nothing left to send (then it is done) or, with short connections in an
+// open loop, its next request is not yet due.
 func (c *econn) connect(now int64) {
 	cfg := c.t.cfg
-	if !c.x.canIssue() {
-		c.setDone()
+	if !c.x.more(now) {
+		c.setDone(now)
 		return
 	}
 	if due := c.x.connectDue(); due > now {
@@ -484,7 +512,7 @@ func (c *econn) connect(now int64) {
 	}
 	c.fd = fd
 	c.gen++
-	c.x.connAt = now
+	c.x.connecting(now)
 	err = unix.Connect(fd, t.sa)
 	switch err {
 	case nil:
@@ -558,7 +586,10 @@ func (c *econn) reopen(now int64) {
 	c.setWake(now)
 }
 
-func (c *econn) setDone() {
+// setDone ends c at now: what it leaves is counted (see exchange.abandon)
+// and it is closed for the rest of the run.
+func (c *econn) setDone(now int64) {
+	c.x.abandon(now)
 	c.closeFd()
 	c.state = csDone
 	c.t.heapRemove(c)
@@ -571,25 +602,17 @@ func (c *econn) fail(now int64, err error) {
 	c.reopen(now)
 }
 
-// abandon drops the requests in flight at the end of the run (see
-// exchange.abandon).
-func (c *econn) abandon() {
-	c.x.abandon(c.t.now())
-	c.closeFd()
-	c.t.heapRemove(c)
-}
-
-// settle sends what is due, finishes c if it has issued its share and has
-// nothing in flight, and schedules its next wake-up.
+// settle sends what is due, finishes c if it has nothing in flight and
+// nothing left to send, and schedules its next wake-up.
 func (c *econn) settle(now int64) {
 	if !c.fill(now) {
 		return
 	}
-	if c.x.idle() && !c.x.canIssue() {
-		c.setDone()
+	if c.x.n == 0 && !c.x.more(now) {
+		c.setDone(now)
 		return
 	}
-	c.schedule()
+	c.schedule(now)
 }
 
 // fill queues requests while the pipeline has room and (in an open loop)
@@ -626,8 +649,8 @@ func (c *econn) flush(now int64) bool {
 // schedule sets c's wake time for its open connection within the exchange's
 // window: the head request's (or the greeting's) timeout, or the next due
 // time if that comes first.
-func (c *econn) schedule() {
-	lo, hi := c.x.window()
+func (c *econn) schedule(now int64) {
+	lo, hi := c.x.window(now)
 	if lo == maxInt64 {
 		c.t.heapRemove(c)
 		return
@@ -706,6 +729,6 @@ func (c *econn) after(now int64, o outcome) {
 	case failed:
 		c.reopen(now)
 	case runOver:
-		c.abandon()
+		c.setDone(now)
 	}
 }

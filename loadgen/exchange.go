@@ -18,14 +18,21 @@ import (
 // may still be issued, what a reply must be and what a failure counts as are
 // thus decided in one place; the engines only read, write and wait.
 //
-// An engine drives it so: connectDue says when to connect, connected or
-// connectFailed takes what came of it; issue hands out the next request to
-// send (queue puts all that may be sent with what is owed); the engine reads
-// into recvBuf and received says what came of the bytes; owed and wrote are
-// what must be sent and what was; window says when to wake if nothing
-// arrives, overdue whether that wake-up is a timeout; fail and abandon end
-// the exchange when the engine's own I/O fails or the run ends. Every
-// outcome is counted or recorded before it is returned.
+// An engine drives it so: more says whether the connection has requests
+// left to send, connectDue when to connect; connecting, then connected or
+// connectFailed, tell what came of a connect; issue hands out the next
+// request to send (queue puts all that may be sent with what is owed); the
+// engine reads into recvBuf and received says what came of the bytes; owed
+// and wrote are what must be sent and what was; window says when to wake if
+// nothing arrives, overdue whether that wake-up is a timeout; fail ends the
+// exchange on the connection when the engine's own I/O fails, and abandon
+// when the run stops. Every outcome is counted or recorded before it is
+// returned.
+//
+// The run has two ends (see runner): no request is sent at or after
+// runner.end, and the requests then in flight are given until runner.cutoff
+// to be answered; what abandon finds then is unfinished, or unsent, with its
+// age.
 //
 // An exchange touches no socket and reads no clock: every event comes with
 // its time, so it can be driven, and tested, without a connection.
@@ -47,8 +54,10 @@ type exchange struct {
 	head, n int
 	seq     uint64
 
-	connAt  int64 // when the current connection's connect began; the engine sets it
+	connAt  int64 // when the current connection's connect began (see connecting)
+	pending bool  // a connect began at connAt and has not ended
 	connReq int   // requests issued on the current connection
+	over    bool  // abandon has counted what was left: the exchange is done
 
 	open   bool
 	ivalNs float64 // open loop: ns between this connection's requests
@@ -145,12 +154,21 @@ func (x *exchange) idle() bool { return x.n == 0 && x.greet == nil }
 // and returns when to try again: after a back-off that doubles from 1 ms to
 // at most 100 ms while connects keep failing.
 func (x *exchange) connectFailed(t int64, err error) int64 {
+	x.pending = false
 	if t >= x.r.measure {
 		x.st.count(classify(err, true), 1, err)
 	}
 	x.skipDue(t)
 	x.backoff = min(max(2*x.backoff, int64(time.Millisecond)), int64(100*time.Millisecond))
 	return t + x.backoff
+}
+
+// connecting notes that a connect began at t: if the run stops before it
+// ends, abandon counts it, with its age.
+func (x *exchange) connecting(t int64) {
+	x.connAt = t
+	x.pending = true
+	x.connReq = 0
 }
 
 // connected starts the exchange on a connection whose connect, begun at
@@ -160,8 +178,9 @@ func (x *exchange) connectFailed(t int64, err error) int64 {
 func (x *exchange) connected(t int64) {
 	x.reset()
 	x.backoff = 0
+	x.pending = false
 	if x.connAt >= x.r.measure {
-		x.st.record(t, -1, t-x.connAt, true)
+		x.st.connected(t, t-x.connAt)
 	}
 	x.connReq = 0
 	if !x.dgram {
@@ -184,24 +203,58 @@ func (x *exchange) reset() {
 // fail counts every request in flight as an error of err's class if t
 // falls in the measured part (at least one error: a failure with nothing in
 // flight, such as unsolicited bytes, is still a failure) and ends the
-// exchange on the connection, which the engine then closes.
+// exchange on the connection, which the engine then closes. A timeout is a
+// latency too: each request it fails is recorded in the corrected histogram
+// at the time it waited, from when it was due (a greeting that never came,
+// from the connect), so that a server that answers nobody cannot show a low
+// percentile.
 func (x *exchange) fail(t int64, err error) outcome {
 	c := classify(err, false)
 	if inWindow(t, x.r.measure) {
 		x.st.count(c, max(x.n, 1), err)
+		if c == Timeout {
+			for i := range x.n {
+				x.st.bound(t, t-x.ring[x.slot(i)].due)
+			}
+			if x.n == 0 {
+				x.st.bound(t, t-x.connAt)
+			}
+		}
 	}
 	x.reset()
 	return outcome{next: failed, class: c}
 }
 
-// abandon ends the exchange at the end of the run, or at its cancellation:
-// the requests in flight are neither latencies nor errors, and are reported
-// as unfinished if t falls in the measured part, whenever they were sent
-// (see inWindow).
+// abandon ends the exchange when the run stops at t (after its cut-off, or
+// cancelled). What was left is counted, with its age at t, if t falls in the
+// measured part (see inWindow): the requests in flight as unfinished; in an
+// open loop, every request due in the measured part and never sent (its
+// connection busy, stalled or never served) as unsent; in a closed loop, the
+// request that a connect still in progress would have carried as unsent. A
+// connect still in progress is counted too, its age recorded as a connect
+// time. Each age goes into the corrected histogram as a lower bound of the
+// request's latency. abandon counts once: later calls do nothing.
 func (x *exchange) abandon(t int64) {
-	if inWindow(t, x.r.measure) {
-		x.st.unfinished += int64(x.n)
+	if x.over {
+		return
 	}
+	x.over = true
+	if inWindow(t, x.r.measure) {
+		for i := range x.n {
+			x.st.lost(t, t-x.ring[x.slot(i)].due, true)
+		}
+		if x.pending {
+			x.st.connecting++
+			x.st.connected(t, t-x.connAt)
+			if !x.open && x.canIssue() {
+				x.st.lost(t, t-x.connAt, false)
+			}
+		}
+		if x.open {
+			x.countUnsent(t)
+		}
+	}
+	x.pending = false
 	x.reset()
 }
 
@@ -209,14 +262,16 @@ func (x *exchange) abandon(t int64) {
 // range [lo, hi]: the head request's timeout, counted from when it was sent
 // (or, before the greeting, the greeting's, counted from the connect), with
 // a quarter of the timeout as slack; or, if it comes first, the open loop's
-// next due time, exactly. A wake-up already set anywhere in [lo, hi] may
+// next due time (or the end of the run, if that is earlier), exactly, if a
+// request may still be sent (see more). A
+// wake-up already set anywhere in [lo, hi] may
 // stay: a timeout need not be exact, and moving a timer on every request
 // costs more than the check. lo is maxInt64 if nothing is awaited.
 //
 // A wake-up that comes earlier than the timeout (an open-loop due time, or a
 // slack deadline left from an earlier request) is not a failure: see
 // overdue.
-func (x *exchange) window() (lo, hi int64) {
+func (x *exchange) window(now int64) (lo, hi int64) {
 	to := x.timeout
 	lo, hi = maxInt64, maxInt64
 	switch {
@@ -227,8 +282,8 @@ func (x *exchange) window() (lo, hi int64) {
 		lo = x.connAt + to
 		hi = lo + to/4
 	}
-	if x.open && x.n < len(x.ring) && !x.reconnect && x.canIssue() {
-		if due := x.nextDue(); due < lo {
+	if x.open && x.n < len(x.ring) && !x.reconnect && x.more(now) {
+		if due := min(x.nextDue(), x.r.end); due < lo {
 			lo, hi = due, due
 		}
 	}

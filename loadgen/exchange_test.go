@@ -16,9 +16,9 @@ import (
 
 // newTestExchange returns the exchange of the first connection of cfg,
 // connected at time 0, with no socket and no clock: the test says when each
-// event happens. The measured part runs from 0 to end; its stats (one
-// interval of an hour, so nothing is handed to a collector) are the
-// exchange's own.
+// event happens. The measured part runs from 0 to end, with no grace after
+// it (cutoff = end: see newGraceExchange); its stats (one interval of an
+// hour, so nothing is handed to a collector) are the exchange's own.
 func newTestExchange(t *testing.T, cfg Config, end int64) *exchange {
 	t.Helper()
 	if cfg.Addr == "" {
@@ -30,7 +30,7 @@ func newTestExchange(t *testing.T, cfg Config, end int64) *exchange {
 	if err := cfg.normalize(); err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{cfg: cfg, end: end, ival: int64(time.Hour)}
+	r := &runner{cfg: cfg, end: end, cutoff: end, ival: int64(time.Hour)}
 	r.proto, _ = protocol.Lookup(cfg.Protocol)
 	st := new(stats)
 	st.init(r)
@@ -422,12 +422,12 @@ func TestExchangeWindow(t *testing.T) {
 	const sec = int64(time.Second)
 	t.Run("closed loop", func(t *testing.T) {
 		x := newTestExchange(t, Config{Timeout: time.Second, Pipeline: 2}, maxInt64)
-		if lo, _ := x.window(); lo != maxInt64 {
+		if lo, _ := x.window(0); lo != maxInt64 {
 			t.Errorf("window with nothing in flight starts at %d, want never", lo)
 		}
 		x.issue(100)
 		x.issue(200)
-		if lo, hi := x.window(); lo != 100+sec || hi != 100+sec+sec/4 {
+		if lo, hi := x.window(200); lo != 100+sec || hi != 100+sec+sec/4 {
 			t.Errorf("window [%d, %d], want the oldest request's timeout [%d, %d]", lo, hi, 100+sec, 100+sec+sec/4)
 		}
 		if x.overdue(100+sec-1) || !x.overdue(100+sec) {
@@ -436,7 +436,7 @@ func TestExchangeWindow(t *testing.T) {
 	})
 	t.Run("greeting", func(t *testing.T) {
 		x := newTestExchange(t, Config{Protocol: "hello", Timeout: time.Second}, maxInt64)
-		if lo, hi := x.window(); lo != sec || hi != sec+sec/4 {
+		if lo, hi := x.window(0); lo != sec || hi != sec+sec/4 {
 			t.Errorf("window [%d, %d], want the greeting's timeout from the connect", lo, hi)
 		}
 		if !x.overdue(sec) {
@@ -452,7 +452,7 @@ func TestExchangeWindow(t *testing.T) {
 		if _, ok := x.issue(sec / 20); ok {
 			t.Fatal("a request issued before it was due")
 		}
-		if lo, hi := x.window(); lo != sec/10 || hi != sec/10 {
+		if lo, hi := x.window(sec / 20); lo != sec/10 || hi != sec/10 {
 			t.Errorf("window [%d, %d], want exactly the next due time %d", lo, hi, sec/10)
 		}
 		if x.overdue(sec / 10) {

@@ -16,6 +16,16 @@
 // the corrected histogram shows it, where a closed loop would simply have
 // sent fewer requests and hidden the stall.
 //
+// Every request due in the measured part is accounted for, once: answered
+// (a latency), failed (an error of its class; a timeout is also recorded at
+// the time it took), or left when the run stopped: unfinished if it was
+// sent, unsent if it never could be (its connection busy, stalled or never
+// served). No request is sent after the end of the run; those in flight
+// then are given a grace (Config.Grace) to be answered, and what is left
+// after it is recorded in the corrected histogram at its age, a lower bound
+// of its latency. A server that serves nobody therefore shows a latency as
+// long as the run, never a low percentile of the few it served.
+//
 // Latency is recorded in nanoseconds (1 ns to one minute, three significant
 // digits) with github.com/HdrHistogram/hdrhistogram-go, one set of
 // histograms per driver (an epoll thread, or a connection's goroutine),
@@ -97,6 +107,11 @@ type Config struct {
 	Warmup time.Duration
 	// Timeout bounds each request, from when it was sent (default 5s).
 	Timeout time.Duration
+	// Grace is how long the requests in flight at the end of the run may
+	// still be answered; nothing is sent in it, and the run stops as soon
+	// as nothing is in flight (default the smaller of Timeout and 1s; a
+	// negative value, none).
+	Grace time.Duration
 	// ConnectTimeout bounds each connect (default 2s).
 	ConnectTimeout time.Duration
 	// AllowRemote permits a target that is neither loopback nor Unix.
@@ -132,7 +147,7 @@ const (
 // Progress is a live snapshot of a running load.
 type Progress struct {
 	Elapsed  time.Duration // since the start of the measured part (negative in warmup)
-	Requests int64         // completed requests so far
+	Requests int64         // answered requests so far
 	Rate     float64       // completed requests per second in the last interval
 	P99      time.Duration // corrected p99 of the requests so far
 	Errors   int64         // errors so far
@@ -191,6 +206,9 @@ func (c *Config) normalize() error {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 2 * time.Second
+	}
+	if c.Grace == 0 {
+		c.Grace = min(c.Timeout, time.Second)
 	}
 	if c.Interval == 0 {
 		c.Interval = time.Second
@@ -306,11 +324,13 @@ type unit interface {
 type runner struct {
 	cfg     Config
 	proto   protocol.Protocol
-	base    time.Time // monotonic origin of every timestamp (ns since base)
-	measure int64     // start of the measured part, ns since base
-	end     int64     // end of the run (ns since base), or max int64 for -n runs
-	ival    int64     // interval length in ns
-	tmpdir  string    // local socket paths of unixgram clients
+	base    time.Time       // monotonic origin of every timestamp (ns since base)
+	measure int64           // start of the measured part, ns since base
+	end     int64           // end of the run (ns since base): nothing is sent from then on; max int64 for -n runs
+	cutoff  int64           // end plus the grace: what is still in flight then is unfinished
+	ival    int64           // interval length in ns
+	tmpdir  string          // local socket paths of unixgram clients
+	dialCtx context.Context // ends at the end of the run (short connections: the cut-off); a connect still in progress then is counted
 	pub     chan *ivHists
 	free    chan *ivHists
 	stop    chan struct{}
@@ -368,9 +388,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	r.base = start
 	r.measure = int64(cfg.Warmup)
-	r.end = 1<<63 - 1
+	r.end, r.cutoff = maxInt64, maxInt64
+	r.dialCtx = ctx
 	if cfg.Duration > 0 {
 		r.end = r.measure + int64(cfg.Duration)
+		r.cutoff = r.end + int64(max(cfg.Grace, 0))
+		// A short connection's connect is part of its request, which
+		// may still be answered in the grace.
+		dialEnd := r.end
+		if cfg.Reconnect {
+			dialEnd = r.cutoff
+		}
+		dctx, cancel := context.WithDeadline(ctx, start.Add(time.Duration(dialEnd)))
+		defer cancel()
+		r.dialCtx = dctx
 	}
 
 	// Cancellation: close stop and push every worker's connection deadline

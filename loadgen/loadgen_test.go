@@ -271,8 +271,19 @@ func TestErrorClasses(t *testing.T) {
 	}) {
 		t.Run(tc.cfg.Engine+" "+tc.name, func(t *testing.T) {
 			res := run(t, tc.cfg)
-			if res.Requests != 0 || res.Corrected.TotalCount() != 0 {
-				t.Errorf("%d requests recorded as latencies, want none", res.Requests)
+			if res.Requests != 0 || res.Uncorrected.TotalCount() != 0 {
+				t.Errorf("%d requests recorded as answered, want none", res.Requests)
+			}
+			// Only a timeout is a latency too: at the time it took.
+			if tc.want == Timeout {
+				if n := res.Corrected.TotalCount(); n != res.Errors[Timeout]+res.Unfinished {
+					t.Errorf("corrected histogram holds %d values, want the %d timeouts and %d unfinished", n, res.Errors[Timeout], res.Unfinished)
+				}
+				if m := res.Corrected.Min(); m < int64(tc.cfg.Timeout) {
+					t.Errorf("a timeout recorded at %v, want at least the timeout %v", time.Duration(m), tc.cfg.Timeout)
+				}
+			} else if n := res.Corrected.TotalCount(); n != 0 {
+				t.Errorf("%d failed requests recorded as latencies, want none", n)
 			}
 			if res.Errors[tc.want] == 0 {
 				t.Fatalf("errors = %v (%v), want some %s", res.Errors, res.FirstErrors, tc.want)
@@ -345,6 +356,7 @@ func checkWriteDir(t *testing.T, cfg Config) {
 	lr := hdr.NewHistogramLogReader(f)
 	got := map[string]*hdr.Histogram{TagCorrected: NewHistogram(), TagUncorrected: NewHistogram(), TagConnect: NewHistogram()}
 	lines := 0
+	var order []string
 	for {
 		h, err := lr.NextIntervalHistogram()
 		if err != nil {
@@ -354,6 +366,7 @@ func checkWriteDir(t *testing.T, cfg Config) {
 			break
 		}
 		lines++
+		order = append(order, h.Tag())
 		if g := got[h.Tag()]; g != nil {
 			g.Merge(h)
 		} else {
@@ -362,6 +375,11 @@ func checkWriteDir(t *testing.T, cfg Config) {
 	}
 	if lines < 6 {
 		t.Errorf("%d interval lines, want at least 6 (2 tags x 3+ intervals)", lines)
+	}
+	// The corrected histogram is untagged, first of each interval, so that
+	// HdrHistogram's tools read it without -tag.
+	if len(order) == 0 || order[0] != "" {
+		t.Errorf("tags in order %q, want the corrected histogram untagged and first", order)
 	}
 	if !got[TagCorrected].Equals(res.Corrected) || !got[TagUncorrected].Equals(res.Uncorrected) {
 		t.Errorf("hlog totals %d/%d differ from the result's %d/%d",
@@ -394,7 +412,7 @@ func checkWriteDir(t *testing.T, cfg Config) {
 	if err := WriteText(&text, s); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Requests/sec:", "Corrected", "99.99%"} {
+	for _, want := range []string{"achieved", "corrected (from due)", "99.99%", "unsent", "unfinished", "late"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text summary lacks %q:\n%s", want, text.String())
 		}
@@ -521,10 +539,11 @@ func FuzzReadSummary(f *testing.F) {
 
 // TestQueuedConnectionsAreCounted: against a server that serves one
 // connection at a time, the connections queued behind the first send their
-// first request during the warm-up and never get an answer. They must show
-// up in the results (here as unfinished requests, the run being shorter than
-// the request timeout), not vanish because their requests were sent before
-// the measured part began.
+// first request during the warm-up and get no answer until the first
+// connection closes, at the end. They must show up in the results (answered
+// in the grace with a latency as long as the run, or unfinished, or failed),
+// not vanish because their requests were sent before the measured part
+// began.
 func TestQueuedConnectionsAreCounted(t *testing.T) {
 	srv, err := iterative.Start(targets.Config{Protocol: "echo"})
 	if err != nil {
@@ -533,16 +552,17 @@ func TestQueuedConnectionsAreCounted(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) {
+			const warmup, d = 100 * time.Millisecond, 300 * time.Millisecond
 			res := run(t, Config{
 				Addr: srv.Addrs()[0].String(), Engine: engine, Connections: 4,
-				Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Timeout: 10 * time.Second,
+				Warmup: warmup, Duration: d, Timeout: 10 * time.Second,
 			})
 			if res.Requests == 0 {
 				t.Fatalf("no request completed; the first connection should be served")
 			}
-			if got := res.Unfinished + res.TotalErrors(); got < 3 {
-				t.Errorf("unfinished %d + errors %d = %d, want at least the 3 queued connections' requests (requests %d)",
-					res.Unfinished, res.TotalErrors(), got, res.Requests)
+			if got := res.Corrected.Max(); got < int64(d) {
+				t.Errorf("corrected max %v, want at least the run's %v: the queued connections' requests are hidden (unfinished %d, errors %d)",
+					time.Duration(got), d, res.Unfinished, res.TotalErrors())
 			}
 		})
 	}

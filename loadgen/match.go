@@ -19,11 +19,13 @@ func (x *exchange) recvBuf() []byte { return x.rbuf[x.rlen:] }
 // or the read's failure. Timeouts are not failures of the read: the engine
 // asks overdue instead.
 //
-// A read that returns at or after the end of the run completes nothing,
+// A read that returns before the run's cut-off counts, even after its end:
+// the requests in flight at the end are given until the cut-off to be
+// answered. One that returns at or after the cut-off completes nothing,
 // whatever it carries: what is in flight then is unfinished (see abandon),
 // even a reply that another connection's end let the server send.
 func (x *exchange) received(t int64, n int, err error) outcome {
-	if t >= x.r.end {
+	if t >= x.r.cutoff {
 		return outcome{next: runOver}
 	}
 	eof := false

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -31,8 +33,10 @@ func WriteHgrm(w io.Writer, h *hdr.Histogram) error {
 }
 
 // WriteHlog writes intervals as an HdrHistogram interval log, format 1.3:
-// a version comment, the start time, the base time, the legend, and one
-// tagged line per histogram per interval, timestamps relative to start.
+// a version comment, the start time, the base time, the legend, and per
+// interval the corrected histogram untagged (what HdrHistogram's tools read
+// by default), then the uncorrected and, if it has values, the connect one,
+// tagged; timestamps are relative to start.
 func WriteHlog(w io.Writer, start time.Time, intervals []Interval) error {
 	lw := hdr.NewHistogramLogWriter(w)
 	ms := start.UnixMilli()
@@ -99,7 +103,9 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-// WriteText writes a wrk-like summary of s.
+// WriteText writes a summary of s for a person: what was asked and what
+// came of every request due, the latency table (the corrected latency
+// first), the errors by class and the thresholds, in aligned columns.
 func WriteText(w io.Writer, s Summary) error {
 	bw := bufio.NewWriter(w)
 	mode := "closed loop"
@@ -117,43 +123,135 @@ func WriteText(w io.Writer, s Summary) error {
 	if s.Framing != "" {
 		proto += ", " + s.Framing + " framing"
 	}
-	fmt.Fprintf(bw, "%.2fs load of %s %s (%s), %s, %d connections x %d in flight, %s\n",
+	fmt.Fprintf(bw, "%.2fs load of %s %s (%s), %s, %d connections x %d in flight, %s\n\n",
 		s.DurationS, s.Network, s.Addr, proto, mode, s.Connections, s.Pipeline, conn)
-	lat := func(name string, l Latency) {
-		fmt.Fprintf(bw, "  %s latency (count %d, mean %s, stdev %s)\n", name, l.Count, FormatDuration(l.MeanUs), FormatDuration(l.StdDevUs))
-		fmt.Fprintf(bw, "    %7s %7s %7s %7s %7s %7s %7s\n", "50%", "75%", "90%", "99%", "99.9%", "99.99%", "max")
-		fmt.Fprintf(bw, "    %7s %7s %7s %7s %7s %7s %7s\n",
-			FormatDuration(l.P50Us), FormatDuration(l.P75Us), FormatDuration(l.P90Us), FormatDuration(l.P99Us),
-			FormatDuration(l.P999Us), FormatDuration(l.P9999Us), FormatDuration(l.MaxUs))
+
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	requested := "- (closed loop)"
+	if s.RequestedRate > 0 {
+		requested = fmt.Sprintf("%g req/s", s.RequestedRate)
+	}
+	fmt.Fprintf(tw, "requested\t%s\n", requested)
+	fmt.Fprintf(tw, "achieved\t%.2f req/s\t%d answered in %.2fs\n", s.AchievedRate, s.Requests, s.DurationS)
+	fmt.Fprintf(tw, "success\t%s\tof %d requests due\n", FormatRatio(s.SuccessRatio), s.Due)
+	failed := ""
+	if s.ErrorsTotal > 0 {
+		failed = "see errors below"
+	}
+	fmt.Fprintf(tw, "failed\t%d\t%s\n", s.ErrorsTotal, failed)
+	fmt.Fprintf(tw, "unsent\t%d\tdue, never sent: the connection was busy, stalled or not yet served\n", s.Unsent)
+	fmt.Fprintf(tw, "unfinished\t%d\tsent, unanswered %s after the end\n", s.Unfinished, FormatDuration(s.GraceS*1e6))
+	if s.Connecting > 0 {
+		fmt.Fprintf(tw, "connecting\t%d\tconnects still in progress at the end\n", s.Connecting)
 	}
 	if s.RequestedRate > 0 {
-		lat("Corrected (from when due)", s.Corrected)
-		lat("Uncorrected (from when sent)", s.Uncorrected)
-		fmt.Fprintf(bw, "  %d requests sent more than 1ms late (latest %s)\n", s.Late, FormatDuration(s.MaxLateUs))
-	} else {
-		lat("Latency", s.Uncorrected)
+		late := "sent more than 1ms after due"
+		if s.Late > 0 {
+			late += fmt.Sprintf(" (latest %s)", FormatDuration(s.MaxLateUs))
+		}
+		fmt.Fprintf(tw, "late\t%d\t%s\n", s.Late, late)
+	}
+	fmt.Fprintf(tw, "bytes\t%s sent, %s received\n", formatBytes(s.BytesSent), formatBytes(s.BytesReceived))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	// The latency table: the corrected latency holds every request (in a
+	// closed loop it differs from the latency of the answered ones only by
+	// timeouts and requests left at the end, and is then shown alone when
+	// they are equal).
+	type row struct {
+		name string
+		l    Latency
+	}
+	var rows []row
+	switch {
+	case s.RequestedRate > 0:
+		rows = append(rows, row{"corrected (from due)", s.Corrected}, row{"uncorrected (from sent, answered only)", s.Uncorrected})
+	case s.Corrected.Histogram != s.Uncorrected.Histogram:
+		rows = append(rows, row{"all requests", s.Corrected}, row{"answered only", s.Uncorrected})
+	default:
+		rows = append(rows, row{"requests", s.Corrected})
 	}
 	if s.Connect != nil {
-		lat("Connect", *s.Connect)
+		rows = append(rows, row{"connect", *s.Connect})
 	}
-	fmt.Fprintf(bw, "  %d requests in %.2fs, %s sent, %s received\n", s.Requests, s.DurationS, formatBytes(s.BytesSent), formatBytes(s.BytesReceived))
-	fmt.Fprintf(bw, "Requests/sec: %.2f\n", s.AchievedRate)
+	fmt.Fprintln(bw)
+	// Names flush left, numbers flush right: tabwriter aligns every column
+	// one way, so the names are padded to one width first.
+	width := len("latency")
+	for _, r := range rows {
+		width = max(width, len(r.name))
+	}
+	tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-*s\tcount\tmean\tstdev\t50%%\t75%%\t90%%\t99%%\t99.9%%\t99.99%%\tmax\t\n", width, "latency")
+	var empty []string
+	for _, r := range rows {
+		l := r.l
+		if l.Count == 0 {
+			empty = append(empty, r.name)
+			continue
+		}
+		fmt.Fprintf(tw, "%-*s\t%d\t", width, r.name, l.Count)
+		for _, v := range []float64{l.MeanUs, l.StdDevUs, l.P50Us, l.P75Us, l.P90Us, l.P99Us, l.P999Us, l.P9999Us, l.MaxUs} {
+			fmt.Fprintf(tw, "%s\t", FormatDuration(v))
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range empty {
+		fmt.Fprintf(bw, "%s: no values\n", n)
+	}
+	if s.ErrorsTotal > 0 || s.Unsent > 0 || s.Unfinished > 0 {
+		fmt.Fprintf(bw, "The corrected latency holds timeouts at the time they took, and unsent and unfinished requests at their age when the run stopped (lower bounds: the oldest %s).\n", FormatDuration(s.OldestUs))
+	}
+
 	if s.ErrorsTotal > 0 {
-		fmt.Fprintf(bw, "Errors: %d\n", s.ErrorsTotal)
+		fmt.Fprintln(bw, "\nerrors")
+		tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 		for _, c := range Classes() {
 			if n := s.Errors[c.String()]; n > 0 {
-				fmt.Fprintf(bw, "  %-16s %d", c.String(), n)
+				fmt.Fprintf(tw, "  %s\t%d\t", c.String(), n)
 				if m := s.FirstErrors[c.String()]; m != "" {
-					fmt.Fprintf(bw, "  (first: %s)", m)
+					fmt.Fprintf(tw, "first: %s", m)
 				}
-				fmt.Fprintln(bw)
+				fmt.Fprintln(tw)
 			}
 		}
-	} else {
-		fmt.Fprintln(bw, "Errors: 0")
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	if s.Unfinished > 0 {
-		fmt.Fprintf(bw, "  %d requests still in flight at the end (not counted)\n", s.Unfinished)
+	if len(s.Thresholds) > 0 {
+		fmt.Fprintln(bw, "\nthresholds")
+		tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+		for _, t := range s.Thresholds {
+			verdict := "ok"
+			if t.Crossed {
+				verdict = "CROSSED"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Expr, verdict, t.Value)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if p := s.Problems(); len(p) > 0 {
+		fmt.Fprintf(bw, "\nnot every request was served: %s\n", strings.Join(p, ", "))
 	}
 	return bw.Flush()
+}
+
+// FormatRatio prints a success ratio as a percentage with the digits that
+// matter: 100% only when every request was answered.
+func FormatRatio(r float64) string {
+	switch {
+	case r >= 1:
+		return "100%"
+	case r >= 0.999:
+		return fmt.Sprintf("%.3f%%", 100*r)
+	}
+	return fmt.Sprintf("%.1f%%", 100*r)
 }

@@ -12,9 +12,12 @@ import (
 	"github.com/socklab/socklab/protocol"
 )
 
-// Tags of the interval histograms in a latency.hlog.
+// Tags of the interval histograms in a latency.hlog. The corrected
+// histogram is untagged: HdrHistogram's own tools (HistogramLogProcessor
+// without -tag, for one) read the untagged histograms of a log by default,
+// and the corrected latency is the one to read.
 const (
-	TagCorrected   = "corrected"
+	TagCorrected   = ""
 	TagUncorrected = "uncorrected"
 	TagConnect     = "connect"
 )
@@ -28,7 +31,8 @@ type Result struct {
 	Duration time.Duration
 	// Requests is the number of requests answered correctly.
 	Requests int64
-	// Errors counts failed requests by class.
+	// Errors counts failed requests by class. A timeout's time is in the
+	// corrected histogram too.
 	Errors [numClasses]int64
 	// FirstErrors holds the first error message seen of each class.
 	FirstErrors map[string]string
@@ -38,15 +42,29 @@ type Result struct {
 	// due; MaxLate is the latest.
 	Late    int64
 	MaxLate time.Duration
-	// Unfinished counts requests still in flight when the run ended.
+	// Unfinished counts requests sent and still unanswered when the run
+	// stopped (after the grace); Unsent, requests due in the measured part
+	// that were never sent (their connection busy, stalled or not yet
+	// served); Connecting, connects still in progress then. Oldest is the
+	// largest age of an unfinished or unsent request.
 	Unfinished int64
-	// Corrected is latency from when each request was due; in a closed
-	// loop it equals Uncorrected.
+	Unsent     int64
+	Connecting int64
+	Oldest     time.Duration
+	// Corrected is latency from when each request was due (in a closed
+	// loop, when it was sent), of every request: those answered, those
+	// that timed out (at the time they waited), and those unfinished or
+	// unsent, at their age when the run stopped (a lower bound).
 	Corrected *hdr.Histogram
-	// Uncorrected is latency from when each request was sent.
+	// Uncorrected is latency from when each request was sent, of the
+	// answered requests only: the service time, which flatters a server
+	// that leaves requests waiting.
 	Uncorrected *hdr.Histogram
-	// Connect is connect time.
+	// Connect is connect time; a connect still in progress when the run
+	// stopped is in it at its age.
 	Connect *hdr.Histogram
+	// Thresholds, if set before the summary is made, are carried in it.
+	Thresholds []ThresholdResult
 	// Intervals are the per-interval histograms, in order.
 	Intervals []Interval
 }
@@ -69,42 +87,56 @@ func (r *Result) TotalErrors() int64 {
 	return n
 }
 
-// SummaryVersion is the version of the summary.json format.
-const SummaryVersion = 1
+// SummaryVersion is the version of the summary.json format. Version 2 put
+// timeouts, unfinished and unsent requests in the corrected histogram and
+// counted unsent requests and pending connects; a version 1 summary's
+// corrected latency is of the answered requests only, so the two are not
+// mixed.
+const SummaryVersion = 2
 
 // Summary is the JSON form of a result (summary.json). Latencies are in
 // microseconds; each Latency carries its whole histogram, V2 compressed and
 // base64 encoded as in HdrHistogram logs, so that summaries merge without
 // loss.
 type Summary struct {
-	Version       int               `json:"version"`
-	Tag           string            `json:"tag,omitempty"`
-	Network       string            `json:"network"`
-	Addr          string            `json:"addr"`
-	Protocol      string            `json:"protocol"`
-	Framing       string            `json:"framing,omitempty"`
-	Detected      string            `json:"framing_detected,omitempty"`
-	Size          int               `json:"size,omitempty"`
-	Connections   int               `json:"connections"`
-	Pipeline      int               `json:"pipeline"`
-	Reconnect     bool              `json:"reconnect"`
-	NoReply       bool              `json:"no_reply,omitempty"`
-	Start         string            `json:"start"`
-	DurationS     float64           `json:"duration_s"`
-	RequestedRate float64           `json:"requested_rate"`
-	AchievedRate  float64           `json:"achieved_rate"`
-	Requests      int64             `json:"requests"`
-	Errors        map[string]int64  `json:"errors"`
-	ErrorsTotal   int64             `json:"errors_total"`
-	FirstErrors   map[string]string `json:"first_errors,omitempty"`
-	Unfinished    int64             `json:"unfinished"`
-	Late          int64             `json:"late"`
-	MaxLateUs     float64           `json:"max_late_us"`
+	Version       int     `json:"version"`
+	Tag           string  `json:"tag,omitempty"`
+	Network       string  `json:"network"`
+	Addr          string  `json:"addr"`
+	Protocol      string  `json:"protocol"`
+	Framing       string  `json:"framing,omitempty"`
+	Detected      string  `json:"framing_detected,omitempty"`
+	Size          int     `json:"size,omitempty"`
+	Connections   int     `json:"connections"`
+	Pipeline      int     `json:"pipeline"`
+	Reconnect     bool    `json:"reconnect"`
+	NoReply       bool    `json:"no_reply,omitempty"`
+	Start         string  `json:"start"`
+	DurationS     float64 `json:"duration_s"`
+	GraceS        float64 `json:"grace_s"`
+	RequestedRate float64 `json:"requested_rate"`
+	AchievedRate  float64 `json:"achieved_rate"`
+	// Due is every request accounted for: answered, failed, unfinished or
+	// unsent. SuccessRatio is the answered share of it.
+	Due          int64             `json:"due"`
+	SuccessRatio float64           `json:"success_ratio"`
+	Requests     int64             `json:"requests"`
+	Errors       map[string]int64  `json:"errors"`
+	ErrorsTotal  int64             `json:"errors_total"`
+	FirstErrors  map[string]string `json:"first_errors,omitempty"`
+	Unfinished   int64             `json:"unfinished"`
+	Unsent       int64             `json:"unsent"`
+	Connecting   int64             `json:"connecting"`
+	OldestUs     float64           `json:"oldest_unfinished_us"`
+	Late         int64             `json:"late"`
+	MaxLateUs    float64           `json:"max_late_us"`
+	// BytesSent and BytesReceived count payload bytes, warm-up included.
 	BytesSent     int64             `json:"bytes_sent"`
 	BytesReceived int64             `json:"bytes_received"`
 	Corrected     Latency           `json:"corrected"`
 	Uncorrected   Latency           `json:"uncorrected"`
 	Connect       *Latency          `json:"connect,omitempty"`
+	Thresholds    []ThresholdResult `json:"thresholds,omitempty"`
 }
 
 // Latency summarises one histogram in microseconds.
@@ -180,7 +212,12 @@ func (r *Result) Summary() Summary {
 		Requests:      r.Requests,
 		Errors:        map[string]int64{},
 		ErrorsTotal:   r.TotalErrors(),
+		GraceS:        round3(max(c.Grace, 0).Seconds()),
 		Unfinished:    r.Unfinished,
+		Unsent:        r.Unsent,
+		Connecting:    r.Connecting,
+		OldestUs:      us(int64(r.Oldest)),
+		Thresholds:    r.Thresholds,
 		Late:          r.Late,
 		MaxLateUs:     us(int64(r.MaxLate)),
 		BytesSent:     r.BytesSent,
@@ -200,6 +237,7 @@ func (r *Result) Summary() Summary {
 	if r.Duration > 0 {
 		s.AchievedRate = round3(float64(r.Requests) / r.Duration.Seconds())
 	}
+	s.Account()
 	for _, cl := range Classes() {
 		s.Errors[cl.String()] = r.Errors[cl]
 	}
@@ -209,6 +247,41 @@ func (r *Result) Summary() Summary {
 	}
 	return s
 }
+
+// Account sets Due and SuccessRatio from the counts.
+func (s *Summary) Account() {
+	s.Due = s.Requests + s.ErrorsTotal + s.Unfinished + s.Unsent
+	s.SuccessRatio = 0
+	if s.Due > 0 {
+		s.SuccessRatio = math.Round(float64(s.Requests)/float64(s.Due)*1e6) / 1e6
+	}
+}
+
+// Problems says, one phrase each, what makes the run a failure: failed,
+// unfinished or unsent requests, connects still in progress at the end, or
+// no answered request at all. A run without any served every request due.
+func (s Summary) Problems() []string {
+	var p []string
+	if s.ErrorsTotal > 0 {
+		p = append(p, fmt.Sprintf("%d failed", s.ErrorsTotal))
+	}
+	if s.Unsent > 0 {
+		p = append(p, fmt.Sprintf("%d unsent", s.Unsent))
+	}
+	if s.Unfinished > 0 {
+		p = append(p, fmt.Sprintf("%d unfinished", s.Unfinished))
+	}
+	if s.Connecting > 0 {
+		p = append(p, fmt.Sprintf("%d connects unfinished", s.Connecting))
+	}
+	if s.Requests == 0 {
+		p = append(p, "no request answered")
+	}
+	return p
+}
+
+// Served reports whether the run served every request due: no problem.
+func (s Summary) Served() bool { return len(s.Problems()) == 0 }
 
 // ReadSummary parses a summary.json. It checks the version and that every
 // embedded histogram decodes.

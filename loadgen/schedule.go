@@ -21,35 +21,56 @@ func (x *exchange) nextDue() int64 { return int64(x.offNs + float64(x.k)*x.ivalN
 // canIssue reports whether the quota leaves a request to issue.
 func (x *exchange) canIssue() bool { return x.quota < 0 || x.issued < x.quota }
 
+// more reports whether the connection may still send a request, at now or
+// later: its quota is not spent and the run has not reached its end. Once it
+// may not, an engine ends the connection as soon as nothing is in flight on
+// it. An open-loop connection whose last request before the end is sent
+// stays open until the end all the same, as a client of the server would:
+// closing it early would hand a server of limited capacity its queued
+// connections before the run is over.
+func (x *exchange) more(now int64) bool { return x.canIssue() && now < x.r.end }
+
+// slot returns the ring index of the i-th request in flight, oldest first.
+func (x *exchange) slot(i int) int {
+	if i += x.head; i >= len(x.ring) {
+		i -= len(x.ring)
+	}
+	return i
+}
+
 // issue queues the next request if one may be sent at now: the pipeline has
-// room, the quota is not spent, the run has not ended, in an open loop it is
-// due, and with short connections this connection has not had its one
-// request. It returns the request's bytes (empty for a protocol whose
-// exchange is one server stream), or false if none may be sent. A request
-// due in the measured part counts toward the quota, and as late if it is
-// sent late.
+// room, the quota is not spent, in an open loop it is due, with short
+// connections this connection has not had its one request, and the run has
+// not reached its end. Nothing is sent after the end, not even an open
+// loop's request due before it (that would flatter the achieved rate with
+// requests sent in the grace); only a short connection whose connect began
+// before the end still sends its one request, which began with the connect.
+// It returns the request's bytes (empty for a protocol whose exchange is one
+// server stream), or false if none may be sent. A request due in the
+// measured part counts toward the quota, and as late if it is sent late.
+//
+// A request is due when the open loop's schedule says, and in a closed loop
+// when it is sent; with short connections a request is sent when its
+// connect begins.
 func (x *exchange) issue(now int64) ([]byte, bool) {
 	r := x.r
 	if x.n == len(x.ring) || !x.canIssue() || x.reconnect && x.connReq > 0 {
-		return nil, false
-	}
-	due := now
-	if x.open {
-		if due = x.nextDue(); due > now {
-			return nil, false
-		}
-	}
-	if due >= r.end {
 		return nil, false
 	}
 	sent := now
 	if x.reconnect {
 		sent = x.connAt
 	}
-	pos := x.head + x.n
-	if pos >= len(x.ring) {
-		pos -= len(x.ring)
+	due := sent
+	if x.open {
+		if due = x.nextDue(); due > now {
+			return nil, false
+		}
 	}
+	if due >= r.end || now >= r.end && !(x.reconnect && x.connAt < r.end) {
+		return nil, false
+	}
+	pos := x.slot(x.n)
 	buf, m := x.clients[pos].Next(x.reqs[pos][:0], x.seq)
 	x.reqs[pos] = buf
 	rep, _ := m.(protocol.Replier)
@@ -88,12 +109,34 @@ func (x *exchange) skipDue(t int64) {
 	}
 }
 
+// countUnsent counts, at t, every open-loop request due in the measured part
+// before t (and before the end) that was never sent, within what the quota
+// leaves, and records its age (see abandon).
+func (x *exchange) countUnsent(t int64) {
+	until := min(t, x.r.end)
+	left := int64(-1)
+	if x.quota >= 0 {
+		left = x.quota - x.issued
+	}
+	for k := x.k; left != 0; k++ {
+		due := int64(x.offNs + float64(k)*x.ivalNs)
+		if due >= until {
+			return
+		}
+		if due < x.r.measure {
+			continue
+		}
+		x.st.lost(t, t-due, false)
+		left--
+	}
+}
+
 // complete pops the oldest request, answered at t, recording its latency if
 // t falls in the measured part.
 func (x *exchange) complete(t int64) {
 	s := &x.ring[x.head]
 	if inWindow(t, x.r.measure) {
-		x.st.record(t, t-s.due, t-s.sent, false)
+		x.st.done(t, t-s.due, t-s.sent)
 	}
 	*s = slot{}
 	x.head++

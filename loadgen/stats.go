@@ -7,24 +7,38 @@ import "sync/atomic"
 // the live counters, which the collector loads for progress reports.
 //
 // Interval handoff: the owner holds its current interval's histograms
-// (cur). When a completion falls into a later interval, the owner itself
-// sends cur to the collector over a channel and takes a fresh set from the
+// (cur). When a value falls into a later interval, the owner itself sends
+// cur to the collector over a channel and takes a fresh set from the
 // collector's free list. It only ever hands over a histogram it will not
 // touch again, so no histogram is shared while written; the channel
 // operation happens once per interval, not per request. An owner blocked on
 // a slow server hands its interval over late, which only delays the live
-// progress line: each value still lands in the interval of its completion.
+// progress line: each value still lands in the interval in which it was
+// recorded.
+//
+// The books: every request due in the measured part ends in exactly one of
+// completed (its latency recorded in both histograms), errs (by class; a
+// timeout's time is recorded in the corrected histogram), unfinished (sent,
+// unanswered when the run stopped) or unsent (due, never sent); the last two
+// record their age when the run stopped in the corrected histogram, as a
+// lower bound of their latency. So the corrected histogram holds every
+// request that could have been slow, and a server that serves nobody cannot
+// show a low percentile there.
 type stats struct {
 	r   *runner
 	cur *ivHists
 
+	completed  int64
 	errs       [numClasses]int64
 	firstErr   [numClasses]string
 	bytesOut   int64
 	bytesIn    int64
 	late       int64
 	maxLate    int64
-	unfinished int64
+	unfinished int64 // sent, unanswered when the run stopped
+	unsent     int64 // due, never sent
+	connecting int64 // connects still in progress when the run stopped
+	oldest     int64 // the largest age of an unfinished or unsent request
 
 	_        [64]byte // keep the live counters off the previous fields' cache line
 	liveReqs atomic.Int64
@@ -57,20 +71,44 @@ func (s *stats) countLate(now, due int64) {
 	}
 }
 
-// record records a completion at t: a latency pair, or (connect) a connect
-// time. Each value lands in the interval in which it completed.
-func (s *stats) record(t, corrected, uncorrected int64, connect bool) {
+// at returns the histograms of the interval in which t falls.
+func (s *stats) at(t int64) *ivHists {
 	idx := (t - s.r.measure) / s.r.ival
 	if idx != s.cur.idx {
 		s.rotate(idx)
 	}
-	if connect {
-		s.cur.connect.RecordValue(clamp(uncorrected))
-		return
-	}
-	s.cur.corrected.RecordValue(clamp(corrected))
-	s.cur.uncorrected.RecordValue(clamp(uncorrected))
+	return s.cur
+}
+
+// done records a request answered at t: its latency from when it was due
+// (corrected) and from when it was sent (uncorrected).
+func (s *stats) done(t, corrected, uncorrected int64) {
+	h := s.at(t)
+	h.corrected.RecordValue(clamp(corrected))
+	h.uncorrected.RecordValue(clamp(uncorrected))
+	s.completed++
 	s.liveReqs.Add(1)
+}
+
+// connected records at t a connect that took d.
+func (s *stats) connected(t, d int64) { s.at(t).connect.RecordValue(clamp(d)) }
+
+// bound records at t, in the corrected histogram only, the time a request
+// that was not answered had waited: a timeout's, or the age of a request
+// unsent or unfinished when the run stopped. For the latter it is a lower
+// bound of the latency the request would have had.
+func (s *stats) bound(t, waited int64) { s.at(t).corrected.RecordValue(clamp(waited)) }
+
+// lost counts a request that the run stopped before it was answered (unsent
+// if it was never sent) and records its age.
+func (s *stats) lost(t, age int64, sent bool) {
+	if sent {
+		s.unfinished++
+	} else {
+		s.unsent++
+	}
+	s.oldest = max(s.oldest, age)
+	s.bound(t, age)
 }
 
 func clamp(v int64) int64 { return min(max(v, 0), HighestNs) }

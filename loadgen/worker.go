@@ -94,11 +94,11 @@ func (w *worker) run() {
 			return
 		}
 		now := w.now()
-		if now >= w.r.end {
+		if now >= w.r.cutoff {
 			return
 		}
 		if w.conn == nil {
-			if !w.x.canIssue() {
+			if !w.x.more(now) {
 				return
 			}
 			if due := w.x.connectDue(); due > now {
@@ -115,10 +115,11 @@ func (w *worker) run() {
 		if !w.fill(now) {
 			continue
 		}
+		if w.x.n == 0 && !w.x.more(w.now()) {
+			// Nothing in flight and nothing left to send.
+			return
+		}
 		if w.x.idle() {
-			if !w.x.canIssue() {
-				return
-			}
 			if w.x.open && w.cfg.NoReply {
 				// Wait for the next due time in a read, so that a
 				// reply the server should not send is seen.
@@ -154,10 +155,13 @@ func (w *worker) sleepUntil(t int64) bool {
 	}
 }
 
+// connect connects, or returns false. A connect still in progress at the
+// end of the run is given up (the run's dial context ends then) and left for
+// finish to count, with its age (see exchange.abandon).
 func (w *worker) connect(now int64) bool {
-	start := now
 	var c net.Conn
 	var err error
+	w.x.connecting(now)
 	d := net.Dialer{Timeout: w.cfg.ConnectTimeout}
 	if w.cfg.Network == "unixgram" {
 		// A unixgram client must be bound to a path, or the server has
@@ -167,10 +171,16 @@ func (w *worker) connect(now int64) bool {
 		os.Remove(laddr.Name)
 		c, err = net.DialUnix("unixgram", laddr, &net.UnixAddr{Net: "unixgram", Name: w.cfg.Addr})
 	} else {
-		c, err = d.Dial(w.cfg.Network, w.cfg.Addr)
+		c, err = d.DialContext(w.r.dialCtx, w.cfg.Network, w.cfg.Addr)
 	}
 	t := w.now()
 	if err != nil {
+		if dl, ok := w.r.dialCtx.Deadline(); w.r.dialCtx.Err() != nil || ok && !time.Now().Before(dl) {
+			// Cut off by the end of the run or its cancellation: still
+			// connecting, not failed. (The dial's own deadline may fire
+			// before the context says it is done.)
+			return false
+		}
 		w.sleepUntil(w.x.connectFailed(t, err))
 		return false
 	}
@@ -179,7 +189,6 @@ func (w *worker) connect(now int64) bool {
 	if w.stopped() {
 		c.SetDeadline(time.Unix(1, 0))
 	}
-	w.x.connAt = start
 	w.x.connected(t)
 	w.rdl, w.wdl = 0, 0
 	return true
@@ -281,8 +290,8 @@ func (w *worker) joinWrite(wait bool) bool {
 // that fires before the request is really overdue is recognised in read and
 // ignored.
 func (w *worker) setDeadline(cur *int64, lo, hi int64, set func(time.Time) error) {
-	if hi >= w.r.end {
-		hi = w.r.end
+	if hi >= w.r.cutoff {
+		hi = w.r.cutoff
 		lo = min(lo, hi)
 	}
 	if *cur != 0 && *cur >= lo && *cur <= hi {
@@ -302,13 +311,13 @@ func (w *worker) writeDeadline(now int64) {
 }
 
 func (w *worker) readDeadline() {
-	lo, hi := w.x.window()
+	lo, hi := w.x.window(w.now())
 	w.setDeadline(&w.rdl, lo, hi, w.conn.SetReadDeadline)
 }
 
 // ioError handles a failed read or write at time t.
 func (w *worker) ioError(err error, t int64) {
-	if isTimeout(err) && (t >= w.r.end || w.stopped()) {
+	if isTimeout(err) && (t >= w.r.cutoff || w.stopped()) {
 		w.abandon()
 		return
 	}
@@ -320,8 +329,8 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-// abandon drops the requests in flight at the end of the run (see
-// exchange.abandon) and closes the connection.
+// abandon counts what is left when the run stops (see exchange.abandon)
+// and closes the connection.
 func (w *worker) abandon() {
 	w.x.abandon(w.now())
 	w.closeConn()
@@ -340,7 +349,7 @@ func (w *worker) read() {
 	nr, err := w.conn.Read(w.x.recvBuf())
 	t := w.now()
 	w.bytesIn += int64(nr)
-	if err != nil && isTimeout(err) && t < w.r.end {
+	if err != nil && isTimeout(err) && t < w.r.cutoff {
 		// A deadline: the run's cancellation, a request's (or the
 		// greeting's) timeout, or else the open loop's next due time or an
 		// early one left by setDeadline's slack.
