@@ -4,7 +4,8 @@
 #                conformance suite against every reference target
 #   make bench   the benchmark matrix across concurrency models, written to
 #                reports/<run>/ (QUICK=1 for a short run; ADDR=host:port
-#                PROTOCOL=name to benchmark an external server instead)
+#                PROTOCOL=name to benchmark an external server instead;
+#                THRESHOLDS='p99<2ms errors<0.1%' to gate on every scenario)
 
 GO      ?= go
 GINKGO  := $(GO) tool ginkgo
@@ -39,9 +40,10 @@ build:
 
 # The benchmark matrix: every reference model as its own process, pinned to
 # CPU 0, the load on CPU 1. QUICK=1 for a short run; ADDR=host:port
-# PROTOCOL=name (NETWORK=unix etc.) benchmarks an external server instead.
+# PROTOCOL=name (NETWORK=unix etc.) benchmarks an external server instead;
+# THRESHOLDS='p99<2ms errors<0.1%' checks each scenario (exit 3 if crossed).
 bench: build
-	$(BIN) bench $(if $(QUICK),--quick) $(if $(ADDR),--addr $(ADDR)) $(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(NETWORK),--network $(NETWORK)) $(if $(FRAMING),--framing $(FRAMING)) $(if $(MODELS),--models $(MODELS)) --out reports
+	$(BIN) bench $(if $(QUICK),--quick) $(if $(ADDR),--addr $(ADDR)) $(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(NETWORK),--network $(NETWORK)) $(if $(FRAMING),--framing $(FRAMING)) $(if $(MODELS),--models $(MODELS)) $(foreach t,$(THRESHOLDS),--threshold '$(t)') --out reports
 
 # wrk and socklab load against the same HTTP servers (nginx, one worker, and
 # socklab's own http target); installs wrk and nginx from Debian if missing.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -237,9 +236,6 @@ func WriteText(w io.Writer, s Summary) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-	}
-	if p := s.Problems(); len(p) > 0 {
-		fmt.Fprintf(bw, "\nnot every request was served: %s\n", strings.Join(p, ", "))
 	}
 	return bw.Flush()
 }

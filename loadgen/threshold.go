@@ -169,7 +169,9 @@ func (t Threshold) holds(v float64) bool {
 	return v >= t.Bound
 }
 
-// CheckThresholds evaluates ts on s, in order.
+// CheckThresholds evaluates ts on s, in order. A threshold that compares
+// with the requested rate does not apply to a closed loop, which has none,
+// and is left out (a benchmark matrix has both kinds of run).
 func CheckThresholds(ts []Threshold, s Summary) ([]ThresholdResult, error) {
 	if len(ts) == 0 {
 		return nil, nil
@@ -180,6 +182,9 @@ func CheckThresholds(ts []Threshold, s Summary) ([]ThresholdResult, error) {
 	}
 	out := make([]ThresholdResult, 0, len(ts))
 	for _, t := range ts {
+		if t.OfRequested && s.RequestedRate <= 0 {
+			continue
+		}
 		r := ThresholdResult{Expr: t.Expr}
 		var v float64
 		switch t.Metric {

@@ -149,7 +149,9 @@ func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 	out := ss[0]
 	out.Errors = map[string]int64{}
 	out.FirstErrors = nil
+	out.Thresholds = nil
 	out.Connections, out.Requests, out.ErrorsTotal, out.Unfinished, out.Late = 0, 0, 0, 0, 0
+	out.Unsent, out.Connecting, out.OldestUs = 0, 0, 0
 	out.BytesSent, out.BytesReceived, out.RequestedRate, out.MaxLateUs, out.DurationS = 0, 0, 0, 0, 0
 	corr, unc, conn := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
 	var tags []string
@@ -161,6 +163,9 @@ func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 		out.Requests += s.Requests
 		out.ErrorsTotal += s.ErrorsTotal
 		out.Unfinished += s.Unfinished
+		out.Unsent += s.Unsent
+		out.Connecting += s.Connecting
+		out.OldestUs = max(out.OldestUs, s.OldestUs)
 		out.Late += s.Late
 		out.BytesSent += s.BytesSent
 		out.BytesReceived += s.BytesReceived
@@ -212,6 +217,7 @@ func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 	if out.DurationS > 0 {
 		out.AchievedRate = math.Round(float64(out.Requests)/out.DurationS*1e3) / 1e3
 	}
+	out.Account()
 	return out, nil
 }
 

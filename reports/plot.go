@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strconv"
 	"strings"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -15,17 +16,26 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// Series is one line of a plot.
+// Series is one line of a plot. Lines of one model share its colour
+// (Colour, an index into the palette): its corrected latency solid, its
+// uncorrected latency Dashed. Faint draws the line of a scenario that did
+// not serve every request light, so that the eye goes to the others.
 type Series struct {
-	Name string
-	XY   plotter.XYs
+	Name   string
+	XY     plotter.XYs
+	Colour int
+	Dashed bool
+	Faint  bool
 }
 
-// palette is a colour-blind-safe set (Okabe and Ito).
+// palette is a colour-blind-safe set (Okabe and Ito) and, past its eight,
+// darker tones of its hues.
 var palette = []color.Color{
 	color.RGBA{0, 114, 178, 255}, color.RGBA{213, 94, 0, 255}, color.RGBA{0, 158, 115, 255},
 	color.RGBA{204, 121, 167, 255}, color.RGBA{230, 159, 0, 255}, color.RGBA{86, 180, 233, 255},
 	color.RGBA{0, 0, 0, 255}, color.RGBA{240, 228, 66, 255},
+	color.RGBA{0, 60, 100, 255}, color.RGBA{130, 50, 0, 255}, color.RGBA{0, 90, 60, 255},
+	color.RGBA{130, 60, 100, 255}, color.RGBA{140, 90, 0, 255}, color.RGBA{100, 100, 100, 255},
 }
 
 // percentileTicks labels the 1/(1-p) axis of an HDR plot.
@@ -70,40 +80,80 @@ func PercentileSeries(h *hdr.Histogram) plotter.XYs {
 	return xy
 }
 
-// svgPlot draws lines and returns the SVG. logX draws an HDR percentile
-// axis; otherwise x is a log-scale count (connections).
-func svgPlot(title, xLabel, yLabel string, series []Series, hdrX bool) (string, error) {
+// axis is how a plot's axis is scaled.
+type axis int
+
+const (
+	linearFromZero axis = iota // throughput: a linear axis from 0, so bars of size compare
+	logAxis                    // latency, connections: a log axis
+	hdrAxis                    // the percentile axis of HdrHistogram's plots, 1/(1-p)
+)
+
+// plotSpec is what one plot shows.
+type plotSpec struct {
+	title, xLabel, yLabel string
+	x, y                  axis
+	small                 bool    // a small multiple (one scenario over time)
+	hline                 float64 // a reference level drawn dashed grey (the requested rate), if positive
+	hlineName             string
+}
+
+// svgPlot draws the series and returns the SVG ("" if no series has a
+// point).
+func svgPlot(spec plotSpec, series []Series) (string, error) {
 	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xLabel
-	p.Y.Label.Text = yLabel
+	p.Title.Text = spec.title
+	p.X.Label.Text = spec.xLabel
+	p.Y.Label.Text = spec.yLabel
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
-	if hdrX {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = percentileTicks{}
-	} else {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	scale := func(a *plot.Axis, kind axis) {
+		switch kind {
+		case hdrAxis:
+			a.Scale = plot.LogScale{}
+			a.Tick.Marker = percentileTicks{}
+		case logAxis:
+			a.Scale = plot.LogScale{}
+			a.Tick.Marker = plot.LogTicks{Prec: -1}
+		default:
+			a.Min = 0
+			a.Tick.Marker = compactTicks{}
+		}
 	}
+	scale(&p.X, spec.x)
+	scale(&p.Y, spec.y)
 	n := 0
-	for i, s := range series {
-		if len(s.XY) == 0 {
+	for _, s := range series {
+		xy := s.XY
+		if spec.y != linearFromZero || spec.x != linearFromZero {
+			xy = positive(xy, spec.x != linearFromZero, spec.y != linearFromZero)
+		}
+		if len(xy) == 0 {
 			continue
 		}
-		l, pts, err := plotter.NewLinePoints(s.XY)
+		l, pts, err := plotter.NewLinePoints(xy)
 		if err != nil {
-			return "", fmt.Errorf("plot %s: %w", title, err)
+			return "", fmt.Errorf("plot %s: %w", spec.title, err)
 		}
-		c := palette[i%len(palette)]
+		c := palette[s.Colour%len(palette)]
+		if s.Faint {
+			c = faint(c)
+		}
 		l.Color = c
 		l.Width = vg.Points(1.5)
-		l.Dashes = dashes(i / len(palette))
+		if s.Faint {
+			l.Width = vg.Points(1)
+		}
+		if s.Dashed {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		} else {
+			l.Dashes = dashes(s.Colour / len(palette))
+		}
 		pts.Color = c
 		pts.Shape = draw.CircleGlyph{}
 		pts.Radius = vg.Points(1.5)
-		if hdrX {
+		if spec.x == hdrAxis || spec.small && len(xy) > 12 {
 			pts.Radius = 0
 		}
 		p.Add(l, pts)
@@ -113,18 +163,73 @@ func svgPlot(title, xLabel, yLabel string, series []Series, hdrX bool) (string, 
 	if n == 0 {
 		return "", nil
 	}
-	c := vgsvg.New(7*vg.Inch, 4*vg.Inch)
+	if spec.hline > 0 {
+		h := plotter.NewFunction(func(float64) float64 { return spec.hline })
+		h.Color = color.Gray{150}
+		h.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		h.Width = vg.Points(1)
+		p.Add(h)
+		p.Legend.Add(spec.hlineName, h)
+		p.Y.Max = max(p.Y.Max, spec.hline*1.1)
+	}
+	w, hgt := 7*vg.Inch, 4*vg.Inch
+	if spec.small {
+		w, hgt = 4.2*vg.Inch, 2.6*vg.Inch
+		p.Title.TextStyle.Font.Size = vg.Points(10)
+		p.Legend.TextStyle.Font.Size = vg.Points(8)
+		for _, a := range []*plot.Axis{&p.X, &p.Y} {
+			a.Label.TextStyle.Font.Size = vg.Points(9)
+			a.Tick.Label.Font.Size = vg.Points(8)
+		}
+	}
+	c := vgsvg.New(w, hgt)
 	p.Draw(draw.New(c))
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
-		return "", fmt.Errorf("plot %s: %w", title, err)
+		return "", fmt.Errorf("plot %s: %w", spec.title, err)
 	}
 	// Drop the XML prolog so the SVG can sit inline in HTML.
-	s := buf.String()
-	if i := strings.Index(s, "<svg"); i > 0 {
-		s = s[i:]
+	out := buf.String()
+	if i := strings.Index(out, "<svg"); i > 0 {
+		out = out[i:]
 	}
-	return s, nil
+	return out, nil
+}
+
+// compactTicks labels a linear axis with gonum's default ticks, written
+// without trailing zeros (50000, not 50000.00).
+type compactTicks struct{}
+
+func (compactTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			v, _ := strconv.ParseFloat(strconv.FormatFloat(ts[i].Value, 'g', 6, 64), 64)
+			ts[i].Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ts
+}
+
+// positive keeps the points a log axis can show: x (if logX) and y (if
+// logY) above zero.
+func positive(xy plotter.XYs, logX, logY bool) plotter.XYs {
+	out := make(plotter.XYs, 0, len(xy))
+	for _, p := range xy {
+		if logX && p.X <= 0 || logY && p.Y <= 0 {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// faint returns c lightened towards white, for the lines of failed
+// scenarios.
+func faint(c color.Color) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8((v>>8)*35/100 + 255*65/100) }
+	return color.RGBA{mix(r), mix(g), mix(b), 255}
 }
 
 func dashes(k int) []vg.Length {

@@ -20,8 +20,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // synthSummary builds a deterministic summary whose latencies are spread
-// around base.
-func synthSummary(conns int, rate float64, base time.Duration, errs int64) loadgen.Summary {
+// around base, with errs timeouts and unsent requests left unsent.
+func synthSummary(conns int, rate float64, base time.Duration, errs, unsent int64) loadgen.Summary {
 	h := loadgen.NewHistogram()
 	for i := int64(1); i <= 1000; i++ {
 		h.RecordValue(int64(base) * (1000 + i*i/50) / 1000)
@@ -29,23 +29,33 @@ func synthSummary(conns int, rate float64, base time.Duration, errs int64) loadg
 	l := loadgen.LatencyOf(h)
 	s := loadgen.Summary{
 		Version: loadgen.SummaryVersion, Network: "tcp", Addr: "127.0.0.1:1", Protocol: "echo", Size: 64,
-		Connections: conns, Pipeline: 1, Start: "2025-01-01T00:00:00Z", DurationS: 1, RequestedRate: rate,
+		Connections: conns, Pipeline: 1, Start: "2025-01-01T00:00:00Z", DurationS: 1, GraceS: 1, RequestedRate: rate,
 		AchievedRate: float64(1000 * conns), Requests: 1000, Corrected: l, Uncorrected: l,
-		Errors: map[string]int64{"timeout": errs, "reset": 0}, ErrorsTotal: errs,
+		Errors: map[string]int64{"timeout": errs, "reset": 0}, ErrorsTotal: errs, Unsent: unsent,
 	}
+	s.Account()
 	return s
 }
 
+// synthRun is two models at 1 and 16 connections and in an open loop. At
+// 16 connections iterative shows the lower latency, but left requests
+// unsent and failed some: it must not be named the fastest.
 func synthRun() *Run {
-	r := &Run{Name: "golden", Notes: []string{"iterative serves one connection at a time."}}
+	r := &Run{Name: "golden", Notes: []string{"iterative serves one connection at a time."}, Thresholds: []string{"p99<5ms"}}
 	for _, m := range []struct {
 		name string
 		base time.Duration
-	}{{"goroutine", 50 * time.Microsecond}, {"iterative", 400 * time.Microsecond}} {
+	}{{"goroutine", 50 * time.Microsecond}, {"iterative", 40 * time.Microsecond}} {
 		for _, c := range []int{1, 16} {
-			r.Scenarios = append(r.Scenarios, Scenario{Group: "echo 64B", Model: m.name, Summary: synthSummary(c, 0, m.base*time.Duration(c), int64(c/16))})
+			var errs, unsent int64
+			if m.name == "iterative" && c == 16 {
+				errs, unsent = 15, 2800
+			}
+			s := synthSummary(c, 0, m.base*time.Duration(c), errs, unsent)
+			s.Thresholds = []loadgen.ThresholdResult{{Expr: "p99<5ms", Value: "p99 " + loadgen.FormatDuration(s.Corrected.P99Us), Crossed: s.Corrected.P99Us >= 5000}}
+			r.Scenarios = append(r.Scenarios, Scenario{Group: "echo 64B", Model: m.name, Summary: s})
 		}
-		r.Scenarios = append(r.Scenarios, Scenario{Group: "echo 64B", Model: m.name, Summary: synthSummary(4, 500, m.base, 0)})
+		r.Scenarios = append(r.Scenarios, Scenario{Group: "echo 64B", Model: m.name, Summary: synthSummary(4, 500, m.base, 0, 0)})
 	}
 	r.Sort()
 	return r
@@ -91,7 +101,7 @@ func TestHTMLGolden(t *testing.T) {
 	}
 	svgs := svgRE.FindAll(a.Bytes(), -1)
 	// 1 and 16 connections and the open loop, plus throughput and p99
-	// against connections.
+	// against connections (the scenarios have no interval logs).
 	if len(svgs) != 5 {
 		t.Errorf("%d plots, want 5", len(svgs))
 	}
@@ -104,6 +114,49 @@ func TestHTMLGolden(t *testing.T) {
 		t.Error("no percentile axis label 99.9%")
 	}
 	golden(t, "report.html", svgRE.ReplaceAll(a.Bytes(), []byte("<svg/>")))
+}
+
+// TestSummaryTableNamesFailures: the report opens with the summary table,
+// where a model that did not serve every request is never the fastest,
+// however low its latency, and is named with its share answered.
+func TestSummaryTableNamesFailures(t *testing.T) {
+	r := synthRun()
+	var html, md bytes.Buffer
+	if err := WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	wl := workloads(r)
+	var c16 *htmlWorkload
+	for i := range wl {
+		if wl[i].Name == "echo 64B, 16 connections" {
+			c16 = &wl[i]
+		}
+	}
+	if c16 == nil {
+		t.Fatalf("no workload for 16 connections in %+v", wl)
+	}
+	if !strings.HasPrefix(c16.FastestP50, "goroutine") || !strings.HasPrefix(c16.FastestP99, "goroutine") {
+		t.Errorf("fastest at 16 connections: p50 %q, p99 %q; want goroutine, the only model that served every request", c16.FastestP50, c16.FastestP99)
+	}
+	if len(c16.Failed) != 1 || !strings.Contains(c16.Failed[0], "iterative: 26.2% answered (15 failed, 2800 unsent)") {
+		t.Errorf("failed at 16 connections: %q, want iterative with its share answered", c16.Failed)
+	}
+	page := html.String()
+	if i, j := strings.Index(page, "<table class=\"summary\">"), strings.Index(page, "<h2>echo 64B</h2>"); i < 0 || j < i {
+		t.Error("the summary table does not open the report")
+	}
+	if !strings.Contains(page, `<tr class="fail">`) || !strings.Contains(page, "✗ 15 failed, 2800 unsent") {
+		t.Error("the failed scenario's row is not marked")
+	}
+	if !strings.Contains(page, "iterative, echo 64B, 16 connections: p99&lt;5ms (p99 13.19ms)") {
+		t.Error("the crossed threshold is not reported")
+	}
+	if !strings.Contains(md.String(), "| echo 64B, 16 connections | goroutine (") {
+		t.Errorf("markdown summary lacks the workload's fastest model:\n%s", md.String())
+	}
 }
 
 // runLoad runs a short real load and writes its directory.
@@ -202,6 +255,52 @@ func TestMergeEqualsOneHistogram(t *testing.T) {
 	}
 }
 
+// TestRenderShowsTimeline: a rendered run shows each scenario's latency and
+// rate over time, read from its latency.hlog.
+func TestRenderShowsTimeline(t *testing.T) {
+	srv, err := goroutine.Start(targets.Config{Protocol: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "run")
+	runLoad(t, srv.Addrs()[0].String(), dir)
+	f, err := os.Open(filepath.Join(dir, loadgen.HlogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ReadHlog(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := timelineOf(entries, 0)
+	if len(tl.P99) < 3 || len(tl.P99) != len(tl.Max) || len(tl.Rate) < 3 {
+		t.Fatalf("timeline of %d p99 and %d rate points, want one per interval (3 or more)", len(tl.P99), len(tl.Rate))
+	}
+	var rate float64
+	for _, p := range tl.Rate[:len(tl.Rate)-1] {
+		rate += p.Y / float64(len(tl.Rate)-1)
+	}
+	if rate < 200 || rate > 400 {
+		t.Errorf("mean achieved rate per interval %.0f/s, want about the 300/s requested", rate)
+	}
+	out := t.TempDir()
+	if _, err := Render(out, []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(out, HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(page), `<figure class="small">`); n != 2 {
+		t.Errorf("%d small figures, want the scenario's latency and rate over time", n)
+	}
+	if !strings.Contains(string(page), "requested") {
+		t.Error("the rate plot lacks the requested rate")
+	}
+}
+
 func FuzzReadHlog(f *testing.F) {
 	h := loadgen.NewHistogram()
 	h.RecordValue(1000)
@@ -228,7 +327,7 @@ func FuzzReadRun(f *testing.F) {
 	var buf bytes.Buffer
 	WriteRun(&buf, synthRun())
 	f.Add(buf.Bytes())
-	f.Add([]byte(`{"name":"x","scenarios":[{"summary":{"version":1}}]}`))
+	f.Add([]byte(`{"name":"x","scenarios":[{"summary":{"version":2}}]}`))
 	f.Add([]byte(`{"scenarios":[{"summary":{"version":3}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ReadRun(bytes.NewReader(data))

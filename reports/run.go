@@ -29,9 +29,15 @@ const (
 // Run is a set of scenarios measured together (a bench run), the content
 // of results.json.
 type Run struct {
-	Name      string     `json:"name"`
-	Notes     []string   `json:"notes,omitempty"`
-	Scenarios []Scenario `json:"scenarios"`
+	Name  string   `json:"name"`
+	Notes []string `json:"notes,omitempty"`
+	// Thresholds are the threshold expressions every scenario was checked
+	// against; each scenario's summary says which it crossed.
+	Thresholds []string   `json:"thresholds,omitempty"`
+	Scenarios  []Scenario `json:"scenarios"`
+	// Base is the directory the scenarios' Dir are relative to ("" for
+	// the working directory), where the report finds their latency.hlog.
+	Base string `json:"-"`
 }
 
 // Scenario is one load against one target.
@@ -49,6 +55,20 @@ type Scenario struct {
 
 // Open reports whether the scenario is an open loop.
 func (s Scenario) Open() bool { return s.Summary.RequestedRate > 0 }
+
+// Failed reports whether the scenario did not serve every request due (see
+// loadgen.Summary.Problems).
+func (s Scenario) Failed() bool { return !s.Summary.Served() }
+
+// Workload names what a scenario measured, its model aside: the group, the
+// connections and the loop. The models of one workload are compared.
+func (s Scenario) Workload() string {
+	w := s.Group + ", " + connections(s.Summary.Connections)
+	if s.Open() {
+		w += fmt.Sprintf(", open loop at %g req/s", s.Summary.RequestedRate)
+	}
+	return w
+}
 
 // Sort orders scenarios by group, then closed loops before open ones, then
 // connections, model and rate, so tables and plots are stable.
@@ -145,6 +165,28 @@ func Load(dir string) (*Run, error) {
 	return &Run{Name: name, Scenarios: []Scenario{{Group: groupOf(s), Model: model, Dir: ".", Summary: s}}}, nil
 }
 
+// connections says "1 connection" or "N connections".
+func connections(n int) string {
+	if n == 1 {
+		return "1 connection"
+	}
+	return fmt.Sprintf("%d connections", n)
+}
+
+// thresholdsOf returns the threshold expressions the scenarios were checked
+// against, in first-seen order.
+func thresholdsOf(ss []Scenario) []string {
+	var out []string
+	for _, s := range ss {
+		for _, t := range s.Summary.Thresholds {
+			if !slices.Contains(out, t.Expr) {
+				out = append(out, t.Expr)
+			}
+		}
+	}
+	return out
+}
+
 // groupOf names a lone summary's workload.
 func groupOf(s loadgen.Summary) string {
 	g := s.Protocol
@@ -176,6 +218,7 @@ func LoadAll(dirs []string) (*Run, error) {
 		}
 	}
 	all.Name = strings.Join(names, " + ")
+	all.Thresholds = thresholdsOf(all.Scenarios)
 	all.Sort()
 	return all, nil
 }

@@ -215,6 +215,9 @@ func (p benchPlan) config(sc benchScenario, t target) loadgen.Config {
 		Network: t.network, Addr: t.addr, Protocol: sc.protocol, Connections: sc.conns,
 		Rate: sc.rate, Reconnect: sc.reconnect, Duration: p.duration, Warmup: p.warmup,
 		Timeout: p.timeout, ConnectTimeout: time.Second, Tag: sc.model,
+		// Ten intervals a scenario: enough points for its latency and
+		// rate over time.
+		Interval: max(p.duration/10, 10*time.Millisecond),
 	}
 	cfg.Client.Size = sc.size
 	cfg.Client.Framing, cfg.FramingEvidence = t.framing, t.framingEvidence
@@ -222,12 +225,13 @@ func (p benchPlan) config(sc benchScenario, t target) loadgen.Config {
 }
 
 type benchOptions struct {
-	plan     benchPlan
-	out      string
-	start    starter
-	external *target
-	progress io.Writer
-	live     bool
+	plan       benchPlan
+	out        string
+	start      starter
+	external   *target
+	progress   io.Writer
+	live       bool
+	thresholds []loadgen.Threshold
 }
 
 // bench runs the plan and writes reports/<run>/ and reports/latest.
@@ -237,7 +241,10 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, fmt.Errorf("bench: %w", err)
 	}
-	run := &reports.Run{Name: runName, Notes: o.plan.notes}
+	run := &reports.Run{Name: runName, Notes: o.plan.notes, Base: dir}
+	for _, th := range o.thresholds {
+		run.Thresholds = append(run.Thresholds, th.Expr)
+	}
 	type key struct{ model, proto string }
 	running := map[key]target{}
 	defer func() {
@@ -269,7 +276,11 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 			running[k] = t
 		}
 		cfg := o.plan.config(sc, t)
-		label := fmt.Sprintf("[%d/%d] %s, %s, %d connections", i+1, n, sc.group, sc.model, sc.conns)
+		conns := fmt.Sprintf("%d connections", sc.conns)
+		if sc.conns == 1 {
+			conns = "1 connection"
+		}
+		label := fmt.Sprintf("[%d/%d] %s, %s, %s", i+1, n, sc.group, sc.model, conns)
 		if sc.rate > 0 {
 			label += fmt.Sprintf(", %g req/s", sc.rate)
 		}
@@ -282,6 +293,9 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 		if err != nil {
 			return "", nil, fmt.Errorf("bench %s: %w", sc.slug(), err)
 		}
+		if res.Thresholds, err = loadgen.CheckThresholds(o.thresholds, res.Summary()); err != nil {
+			return "", nil, err
+		}
 		sub := fmt.Sprintf("%02d-%s", i+1, sc.slug())
 		if err := reports.WriteResult(filepath.Join(dir, sub), res); err != nil {
 			return "", nil, err
@@ -290,7 +304,7 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 		if o.live {
 			fmt.Fprint(o.progress, "\r\033[K")
 		}
-		fmt.Fprintf(o.progress, "%s: %.0f req/s, p99 %s, %d errors, %d unfinished\n", label, s.AchievedRate, loadgen.FormatDuration(s.Corrected.P99Us), s.ErrorsTotal, s.Unfinished)
+		fmt.Fprintf(o.progress, "%s: %s\n", label, scenarioLine(s))
 		run.Scenarios = append(run.Scenarios, reports.Scenario{Group: sc.group, Model: sc.model, Dir: sub, Summary: s})
 	}
 	run.Sort()
@@ -303,6 +317,45 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 		return "", nil, fmt.Errorf("bench: %w", err)
 	}
 	return dir, run, nil
+}
+
+// scenarioLine is a scenario's one-line outcome in the bench's progress.
+func scenarioLine(s loadgen.Summary) string {
+	line := fmt.Sprintf("%.0f req/s, p99 %s, success %s", s.AchievedRate, loadgen.FormatDuration(s.Corrected.P99Us), loadgen.FormatRatio(s.SuccessRatio))
+	if p := s.Problems(); len(p) > 0 {
+		line += " (" + strings.Join(p, ", ") + ")"
+	}
+	for _, c := range loadgen.Crossed(s.Thresholds) {
+		line += fmt.Sprintf("; crossed %s: %s", c.Expr, c.Value)
+	}
+	return line
+}
+
+// benchVerdict is the exit status of a finished bench: 1 if an external
+// server failed requests (the reference models that fail do so by design,
+// and the report says which), unless allowErrors; then 3 if a scenario
+// crossed a threshold.
+func benchVerdict(run *reports.Run, external, allowErrors bool) error {
+	var failed, crossed []string
+	for _, sc := range run.Scenarios {
+		name := fmt.Sprintf("%s %s c%d", sc.Group, sc.Model, sc.Summary.Connections)
+		if sc.Open() {
+			name += fmt.Sprintf(" %g/s", sc.Summary.RequestedRate)
+		}
+		if !sc.Summary.Served() {
+			failed = append(failed, name)
+		}
+		if len(loadgen.Crossed(sc.Summary.Thresholds)) > 0 {
+			crossed = append(crossed, name)
+		}
+	}
+	if external && len(failed) > 0 && !allowErrors {
+		return &exitStatus{code: exitFailed, msg: fmt.Sprintf("%d of %d scenarios did not serve every request: %s (--allow-errors accepts it)", len(failed), len(run.Scenarios), strings.Join(failed, "; "))}
+	}
+	if len(crossed) > 0 {
+		return &exitStatus{code: exitCrossed, msg: fmt.Sprintf("%d of %d scenarios crossed a threshold: %s", len(crossed), len(run.Scenarios), strings.Join(crossed, "; "))}
+	}
+	return nil
 }
 
 func writeRunFiles(dir string, run *reports.Run) error {
@@ -338,6 +391,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	modelsFlag := fs.String("models", "", "comma-separated models to run (default: every stream model; --quick: goroutine, iterative, epoll)")
 	inproc := fs.Bool("in-process", false, "run the targets in this process instead of one process each")
 	allowRemote := fs.Bool("allow-remote", false, "allow an external server that is not loopback or a Unix socket")
+	var thresholds thresholdFlag
+	fs.Var(&thresholds, "threshold", thresholdUsage+"; checked on every scenario (rate thresholds on the open loops only)")
+	allowErrors := fs.Bool("allow-errors", false, "external server: exit 0 even if a scenario failed requests")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -357,7 +413,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := reports.CheckOutDir(*out); err != nil {
 		return usageError("--out: %v", err)
 	}
-	o := benchOptions{out: *out, progress: stdout, live: isTerminal(stdout)}
+	o := benchOptions{out: *out, progress: stdout, live: isTerminal(stdout), thresholds: thresholds}
 	var notes []string
 	if lim, err := raiseNoFile(); err != nil {
 		notes = append(notes, fmt.Sprintf("could not raise the descriptor limit: %v", err))
@@ -370,6 +426,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return usageError("%v", err)
 		}
 		o.plan = externalPlan(*proto, *size, *quick)
+		if err := reach(context.Background(), loadgen.Config{Network: *network, Addr: *addr}); err != nil {
+			return err
+		}
 		probed := loadgen.Config{Network: *network, Addr: *addr, Protocol: *proto, Client: protocol.ClientOptions{Options: protocol.Options{Framing: framing}}}
 		how, err := resolveFraming(context.Background(), &probed, stdout)
 		if err != nil {
@@ -413,7 +472,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			pinned = pinSelf()
 			o.start = execStarter(pinned)
 		}
-		notes = append(notes, "Models with a declared capacity (iterative: 1, pool: its worker count) queue the connections past it: those wait past the request timeout and count as timeout errors, by design. Unfinished requests are those in flight when a scenario ended: up to one per connection in a closed loop is normal.")
+		notes = append(notes, "Models with a declared capacity (iterative: 1, pool: its worker count) queue the connections past it: those wait past the request timeout and count as timeout errors, by design. Requests in flight at the end of a scenario get a grace (the request timeout, at most 1s) to be answered; those still unanswered then are unfinished, and with those never sent (unsent) they count in the corrected latency at their age.")
 	}
 	if pinned {
 		notes = append(notes, "Servers were pinned to CPU 0 and the load generator to CPU 1 with taskset.")
@@ -425,7 +484,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	fmt.Fprintf(stdout, "socklab bench: %d scenarios, about %s\n", len(o.plan.scenarios),
 		(time.Duration(len(o.plan.scenarios)) * (o.plan.duration + o.plan.warmup)).Round(time.Second))
-	dir, _, err := bench(ctx, o)
+	dir, run, err := bench(ctx, o)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("interrupted")
@@ -433,5 +492,5 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%s, %s, %s); %s links to it\n", dir, reports.HTMLFile, reports.MarkdownFile, reports.ResultsFile, filepath.Join(*out, "latest"))
-	return nil
+	return benchVerdict(run, o.external != nil, *allowErrors)
 }

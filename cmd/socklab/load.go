@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,11 +27,68 @@ func init() {
 
 // loadFlags are the flags shared by load and bench.
 type loadFlags struct {
-	cfg     loadgen.Config
-	addr    string
-	jsonOut bool
-	out     string
-	quiet   bool
+	cfg         loadgen.Config
+	addr        string
+	jsonOut     bool
+	out         string
+	quiet       bool
+	thresholds  thresholdFlag
+	allowErrors bool
+}
+
+// thresholdFlag collects repeated --threshold flags, parsed as they come.
+type thresholdFlag []loadgen.Threshold
+
+func (t *thresholdFlag) String() string {
+	var ss []string
+	for _, th := range *t {
+		ss = append(ss, th.Expr)
+	}
+	return strings.Join(ss, " ")
+}
+
+func (t *thresholdFlag) Set(s string) error {
+	th, err := loadgen.ParseThreshold(s)
+	if err != nil {
+		return err
+	}
+	*t = append(*t, th)
+	return nil
+}
+
+// thresholdUsage is the help of every --threshold flag.
+const thresholdUsage = "fail the run (exit 3) unless `EXPR` holds, repeatable: p50|p90|p99|p99.9|max|mean<DURATION (corrected latency), errors|unsent|unfinished|late<N or N%, rate>=N or F*requested; like --threshold 'p99<2ms' --threshold 'errors<0.1%'"
+
+// exitStatus is a finished run's verdict when it is not a success: main
+// prints msg on one line and exits with code (1: requests failed, 3: a
+// threshold was crossed), as k6 gives crossed thresholds their own status.
+type exitStatus struct {
+	code int
+	msg  string
+}
+
+func (e *exitStatus) Error() string { return e.msg }
+
+// Exit statuses of a finished run.
+const (
+	exitFailed  = 1 // a request failed, was left unsent or unfinished, or none was answered
+	exitCrossed = 3 // a threshold was crossed
+)
+
+// verdict returns the exit status a run earned: failed requests first,
+// unless allowed, then crossed thresholds; nil for a success.
+func verdict(s loadgen.Summary, allowErrors bool) error {
+	if p := s.Problems(); len(p) > 0 && !allowErrors {
+		return &exitStatus{code: exitFailed, msg: "not every request was served: " + strings.Join(p, ", ") + " (--allow-errors accepts it)"}
+	}
+	if c := loadgen.Crossed(s.Thresholds); len(c) > 0 {
+		var ss []string
+		for _, r := range c {
+			ss = append(ss, fmt.Sprintf("%s (%s)", r.Expr, r.Value))
+		}
+		return &exitStatus{code: exitCrossed, msg: "threshold crossed: " + strings.Join(ss, ", ")}
+	}
+	return nil
 }
 
 func (f *loadFlags) define(fs *flag.FlagSet) {
@@ -53,6 +112,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Requests, "n", 0, "stop after this many requests instead of a duration")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "warm-up before measuring, not recorded")
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "timeout of each request")
+	fs.DurationVar(&c.Grace, "grace", 0, "how long the requests in flight at the end may still be answered; nothing is sent in it (default: the smaller of --timeout and 1s)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 2*time.Second, "timeout of each connect")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not loopback or a Unix socket")
 	fs.StringVar(&c.Tag, "tag", "", "name of the run in its files (no spaces or commas)")
@@ -61,6 +121,8 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no live progress line")
 	fs.StringVar(&c.Engine, "engine", "", "how connections are driven: epoll (default for tcp and unix on Linux) or goroutine")
 	fs.IntVar(&c.Threads, "threads", 0, "epoll engine threads (default: the CPUs the process may use)")
+	fs.Var(&f.thresholds, "threshold", thresholdUsage)
+	fs.BoolVar(&f.allowErrors, "allow-errors", false, "exit 0 even if requests failed or were left unsent or unfinished (thresholds still apply)")
 }
 
 // check validates the flags' values with messages that say the form wanted.
@@ -89,6 +151,16 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 		return usageError("--engine wants %s or %s", loadgen.EngineEpoll, loadgen.EngineGoroutine)
 	case c.Client.Size < 0:
 		return usageError("--size wants a positive number of bytes, like --size 4096")
+	case c.Grace < 0:
+		return usageError("--grace wants a duration, like --grace 500ms")
+	}
+	if set["grace"] && c.Grace == 0 {
+		c.Grace = -1 // none, where the zero value means the default
+	}
+	for _, th := range f.thresholds {
+		if th.NeedsRequested() && c.Rate <= 0 {
+			return usageError("--threshold %q compares with the requested rate, which only an open loop (--rate) has", th.Expr)
+		}
 	}
 	if err := loadgen.CheckSize(c.Client.Size, c.Connections, c.Pipeline); err != nil {
 		return usageError("--size: %v", err)
@@ -171,6 +243,18 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	if f.jsonOut {
 		note = stderr
 	}
+	// The configuration is checked before the target is reached (with
+	// line framing if it is still to be probed: Run checks it again).
+	checked := f.cfg
+	if checked.Client.Framing == protocol.Auto {
+		checked.Client.Framing = protocol.Line
+	}
+	if err := checked.Validate(); err != nil {
+		return usageError("%v", err)
+	}
+	if err := reach(ctx, f.cfg); err != nil {
+		return err
+	}
 	if _, err := resolveFraming(ctx, &f.cfg, note); err != nil {
 		return err
 	}
@@ -181,9 +265,34 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	if f.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		err = enc.Encode(s)
+	} else {
+		err = loadgen.WriteText(stdout, s)
 	}
-	return loadgen.WriteText(stdout, s)
+	if err != nil {
+		return err
+	}
+	return verdict(s, f.allowErrors)
+}
+
+// reach connects once to the target before the run: a target where nothing
+// listens is one line and a usage error (exit 2), not a summary of refused
+// connects. Datagram sockets over UDP have no connect to refuse, and are
+// not tried.
+func reach(ctx context.Context, cfg loadgen.Config) error {
+	if cfg.Network == "udp" || cfg.Network == "udp4" || cfg.Network == "udp6" {
+		return nil
+	}
+	timeout := cfg.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, cfg.Network, cfg.Addr)
+	if err != nil {
+		return usageError("cannot connect to %s %s: %v", cfg.Network, cfg.Addr, err)
+	}
+	return c.Close()
 }
 
 // runOne runs one load with a live progress line on a terminal and writes
@@ -206,6 +315,9 @@ func runOne(ctx context.Context, f loadFlags, stdout io.Writer) (loadgen.Summary
 		}
 		return loadgen.Summary{}, err
 	}
+	if res.Thresholds, err = loadgen.CheckThresholds(f.thresholds, res.Summary()); err != nil {
+		return loadgen.Summary{}, err
+	}
 	if f.out != "" {
 		if err := reports.WriteResult(f.out, res); err != nil {
 			return loadgen.Summary{}, err
@@ -215,7 +327,7 @@ func runOne(ctx context.Context, f loadFlags, stdout io.Writer) (loadgen.Summary
 }
 
 func progressLine(p loadgen.Progress) string {
-	return fmt.Sprintf("%6.1fs  %9.0f req/s  p99 %-9s  %d requests  %d errors",
+	return fmt.Sprintf("%6.1fs  %9.0f req/s  p99 %-9s  %d answered  %d errors",
 		p.Elapsed.Seconds(), p.Rate, loadgen.FormatDuration(float64(p.P99)/1e3), p.Requests, p.Errors)
 }
 

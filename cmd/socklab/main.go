@@ -63,9 +63,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, c := range commands {
 		if c.name == args[0] {
 			err := c.run(args[1:], stdout, stderr)
+			var st *exitStatus
 			switch {
 			case err == nil, errors.Is(err, flag.ErrHelp):
 				return 0
+			case errors.As(err, &st):
+				fmt.Fprintf(stderr, "socklab %s: %s\n", c.name, st.msg)
+				return st.code
 			case errors.Is(err, errUsage):
 				fmt.Fprintf(stderr, "socklab %s: %s\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
 				return 2
