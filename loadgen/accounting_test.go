@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -214,9 +215,10 @@ func fullListener(t *testing.T) string {
 	return (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}).String()
 }
 
-// TestExchangeGrace: after the end of the run nothing is sent, but a reply
-// to a request in flight still counts until the cut-off; abandon then
-// counts what is left, once, with its age.
+// TestExchangeGrace: after the end of the run no request due after it is
+// sent, but a reply to a request in flight still counts until the cut-off,
+// and an open loop still sends the requests held up at the very end;
+// abandon then counts what is left, once, with its age.
 func TestExchangeGrace(t *testing.T) {
 	const ms = int64(time.Millisecond)
 	const end, cutoff = 1000 * ms, 1500 * ms
@@ -268,6 +270,40 @@ func TestExchangeGrace(t *testing.T) {
 		h := x.st.cur.corrected
 		if h.TotalCount() != 10 || h.Min() < cutoff-900*ms-ms || x.st.oldest != cutoff {
 			t.Errorf("corrected: %d values from %d; oldest %d; want 10 ages from %d, oldest %d", h.TotalCount(), h.Min(), x.st.oldest, cutoff-900*ms, cutoff)
+		}
+	})
+	t.Run("open loop: requests held up at the end go in the grace, older ones are unsent", func(t *testing.T) {
+		// 10 requests/s on one connection, pipeline 1, the last 500 ms
+		// of the run held: the request due at 0 is answered only at the
+		// end; of the 9 due at 100 ms … 900 ms and held up by it, the 5
+		// due in the last 500 ms still go, one by one, and the 4 older
+		// ones are given up.
+		x := grace(t, Config{Rate: 10})
+		x.r.held = end - 500*ms
+		reply := issueN(t, x, 0, 1)[0]
+		if o := feed(t, x, end, reply, false); o.done != 1 {
+			t.Fatalf("outcome %+v, want the reply counted in the grace", o)
+		}
+		if !x.more(end) {
+			t.Fatal("nothing more to send at the end, with requests held up")
+		}
+		var sent []int64
+		for at := end; ; at += ms {
+			buf, ok := x.issue(at)
+			if !ok {
+				break
+			}
+			sent = append(sent, x.ring[x.head].due/ms)
+			if o := feed(t, x, at, buf, false); o.done != 1 {
+				t.Fatalf("outcome %+v", o)
+			}
+		}
+		if fmt.Sprint(sent) != "[500 600 700 800 900]" || x.st.unsent != 4 || x.more(end+10*ms) {
+			t.Errorf("sent the requests due at %v ms, %d unsent, more %v; want those due at 500 … 900 ms, 4 unsent, nothing more", sent, x.st.unsent, x.more(end+10*ms))
+		}
+		x.abandon(end + 10*ms)
+		if x.st.unsent != 4 {
+			t.Errorf("unsent %d after abandon, want the 4 counted once", x.st.unsent)
 		}
 	})
 	t.Run("closed loop: a connect in progress leaves its request unsent", func(t *testing.T) {

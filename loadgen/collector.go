@@ -80,16 +80,16 @@ func (c *collector) progress(now time.Time) {
 }
 
 // result assembles the run's result once every worker has finished.
-// Duration is the measured part as it ran: up to the end of the run, not
-// the grace after it, unless the run stopped earlier (cancelled, or every
-// connection done).
+// Duration is the measured part as it ran, with the part of the grace that
+// was used: the requests answered in it count in the achieved rate, and so
+// does the time they took.
 func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 	r := c.r
 	stopped := int64(elapsed)
 	res := &Result{
 		Config:      r.cfg,
 		Start:       start.Add(time.Duration(r.measure)),
-		Duration:    time.Duration(max(min(stopped, r.end)-r.measure, 0)),
+		Duration:    time.Duration(max(stopped-r.measure, 0)),
 		Corrected:   NewHistogram(),
 		Uncorrected: NewHistogram(),
 		Connect:     NewHistogram(),

@@ -275,18 +275,19 @@ func (t *ethread) run() {
 	}
 }
 
-// endRun is the end of the run: nothing is sent from now on. A connection
-// with nothing in flight is done, and so is one still connecting or waiting
-// to (what it leaves is counted: see exchange.abandon); the others, and a
-// short connection's connect, which is part of its request, are given until
-// the cut-off.
+// endRun is the end of the run: no request due from now on is sent. A
+// connection with nothing in flight and nothing left to send is done, and
+// so is a closed loop's connection still connecting for long connections
+// (what they leave is counted: see exchange.abandon); the others are given
+// until the cut-off.
 func (t *ethread) endRun(now int64) {
 	t.ended = true
 	for _, c := range t.conns {
 		switch {
 		case c.state == csDone:
-		case c.state == csOpen && c.x.n > 0:
-		case c.state == csConnecting && c.x.reconnect:
+		case c.state == csOpen && (c.x.n > 0 || c.x.more(now)):
+		case c.state == csConnecting && (c.x.open || c.x.reconnect):
+		case c.state == csIdle && c.x.more(now):
 		default:
 			c.setDone(now)
 		}

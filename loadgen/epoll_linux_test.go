@@ -22,7 +22,7 @@ func hotPath(t testing.TB, proto string) (step func(), c *econn, peer int) {
 	if err := cfg.normalize(); err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{cfg: cfg, base: time.Now(), end: maxInt64, cutoff: maxInt64, ival: int64(time.Hour),
+	r := &runner{cfg: cfg, base: time.Now(), end: maxInt64, cutoff: maxInt64, held: maxInt64, ival: int64(time.Hour),
 		pub: make(chan *ivHists, 4), free: make(chan *ivHists, 4)}
 	r.proto, _ = protocol.Lookup(cfg.Protocol)
 	th, err := newEthread(r, unix.AF_UNIX, &unix.SockaddrUnix{Name: cfg.Addr}, nil, false)

@@ -29,10 +29,11 @@ import (
 // when the run stops. Every outcome is counted or recorded before it is
 // returned.
 //
-// The run has two ends (see runner): no request is sent at or after
-// runner.end, and the requests then in flight are given until runner.cutoff
-// to be answered; what abandon finds then is unfinished, or unsent, with its
-// age.
+// The run has two ends (see runner): no request due at or after runner.end
+// is sent, and the requests then in flight (with, in an open loop, those due
+// in the run's last tenth and held up: see issue) are given until
+// runner.cutoff to be answered; what abandon finds then is
+// unfinished, or unsent, with its age.
 //
 // An exchange touches no socket and reads no clock: every event comes with
 // its time, so it can be driven, and tested, without a connection.

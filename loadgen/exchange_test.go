@@ -30,7 +30,7 @@ func newTestExchange(t *testing.T, cfg Config, end int64) *exchange {
 	if err := cfg.normalize(); err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{cfg: cfg, end: end, cutoff: end, ival: int64(time.Hour)}
+	r := &runner{cfg: cfg, end: end, cutoff: end, held: end, ival: int64(time.Hour)}
 	r.proto, _ = protocol.Lookup(cfg.Protocol)
 	st := new(stats)
 	st.init(r)

@@ -20,10 +20,11 @@
 // (a latency), failed (an error of its class; a timeout is also recorded at
 // the time it took), or left when the run stopped: unfinished if it was
 // sent, unsent if it never could be (its connection busy, stalled or never
-// served). No request is sent after the end of the run; those in flight
-// then are given a grace (Config.Grace) to be answered, and what is left
-// after it is recorded in the corrected histogram at its age, a lower bound
-// of its latency. A server that serves nobody therefore shows a latency as
+// served). No request due after the end of the run is sent; those in flight
+// then, and an open loop's requests due in the last grace-length of the run
+// that were held up, are given a grace (Config.Grace) to be answered, and
+// what is left after it is recorded in the corrected histogram at its age,
+// a lower bound of its latency. A server that serves nobody therefore shows a latency as
 // long as the run, never a low percentile of the few it served.
 //
 // Latency is recorded in nanoseconds (1 ns to one minute, three significant
@@ -108,9 +109,11 @@ type Config struct {
 	// Timeout bounds each request, from when it was sent (default 5s).
 	Timeout time.Duration
 	// Grace is how long the requests in flight at the end of the run may
-	// still be answered; nothing is sent in it, and the run stops as soon
-	// as nothing is in flight (default the smaller of Timeout and 1s; a
-	// negative value, none).
+	// still be answered; no request due after the end is sent in it, and
+	// the run stops as soon as nothing is in flight (default the smaller
+	// of Timeout and 1s; a negative value, none). An open loop's requests
+	// due in the run's last tenth (at most Grace) that could not be sent
+	// yet may still be sent in it.
 	Grace time.Duration
 	// ConnectTimeout bounds each connect (default 2s).
 	ConnectTimeout time.Duration
@@ -326,8 +329,9 @@ type runner struct {
 	proto   protocol.Protocol
 	base    time.Time       // monotonic origin of every timestamp (ns since base)
 	measure int64           // start of the measured part, ns since base
-	end     int64           // end of the run (ns since base): nothing is sent from then on; max int64 for -n runs
+	end     int64           // end of the run (ns since base): no request due from then on is sent; max int64 for -n runs
 	cutoff  int64           // end plus the grace: what is still in flight then is unfinished
+	held    int64           // an open loop's requests due from then to the end and held up may still be sent in the grace
 	ival    int64           // interval length in ns
 	tmpdir  string          // local socket paths of unixgram clients
 	dialCtx context.Context // ends at the end of the run (short connections: the cut-off); a connect still in progress then is counted
@@ -388,15 +392,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	r.base = start
 	r.measure = int64(cfg.Warmup)
-	r.end, r.cutoff = maxInt64, maxInt64
+	r.end, r.cutoff, r.held = maxInt64, maxInt64, maxInt64
 	r.dialCtx = ctx
 	if cfg.Duration > 0 {
 		r.end = r.measure + int64(cfg.Duration)
-		r.cutoff = r.end + int64(max(cfg.Grace, 0))
-		// A short connection's connect is part of its request, which
-		// may still be answered in the grace.
+		grace := int64(max(cfg.Grace, 0))
+		r.cutoff = r.end + grace
+		r.held = r.end - min(grace, int64(cfg.Duration)/10)
+		// A closed loop's long connection has nothing to send after the
+		// end; a short connection's connect is part of its request, and
+		// an open loop may still send its late requests in the grace.
 		dialEnd := r.end
-		if cfg.Reconnect {
+		if cfg.Reconnect || cfg.Rate > 0 {
 			dialEnd = r.cutoff
 		}
 		dctx, cancel := context.WithDeadline(ctx, start.Add(time.Duration(dialEnd)))

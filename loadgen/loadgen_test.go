@@ -378,8 +378,11 @@ func checkWriteDir(t *testing.T, cfg Config) {
 	}
 	// The corrected histogram is untagged, first of each interval, so that
 	// HdrHistogram's tools read it without -tag.
-	if len(order) == 0 || order[0] != "" {
-		t.Errorf("tags in order %q, want the corrected histogram untagged and first", order)
+	for i, tag := range order {
+		if i == 0 && tag != "" || tag == TagUncorrected && order[i-1] != "" {
+			t.Errorf("tags in order %q, want each interval's corrected histogram untagged and first", order)
+			break
+		}
 	}
 	if !got[TagCorrected].Equals(res.Corrected) || !got[TagUncorrected].Equals(res.Uncorrected) {
 		t.Errorf("hlog totals %d/%d differ from the result's %d/%d",

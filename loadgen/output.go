@@ -143,13 +143,14 @@ func WriteText(w io.Writer, s Summary) error {
 	if s.Connecting > 0 {
 		fmt.Fprintf(tw, "connecting\t%d\tconnects still in progress at the end\n", s.Connecting)
 	}
-	if s.RequestedRate > 0 {
-		late := "sent more than 1ms after due"
-		if s.Late > 0 {
-			late += fmt.Sprintf(" (latest %s)", FormatDuration(s.MaxLateUs))
-		}
-		fmt.Fprintf(tw, "late\t%d\t%s\n", s.Late, late)
+	late := "sent more than 1ms after due"
+	switch {
+	case s.RequestedRate <= 0:
+		late += " (a closed loop sends each request when it is due)"
+	case s.Late > 0:
+		late += fmt.Sprintf(" (latest %s)", FormatDuration(s.MaxLateUs))
 	}
+	fmt.Fprintf(tw, "late\t%d\t%s\n", s.Late, late)
 	fmt.Fprintf(tw, "bytes\t%s sent, %s received\n", formatBytes(s.BytesSent), formatBytes(s.BytesReceived))
 	if err := tw.Flush(); err != nil {
 		return err
@@ -204,7 +205,7 @@ func WriteText(w io.Writer, s Summary) error {
 		fmt.Fprintf(bw, "%s: no values\n", n)
 	}
 	if s.ErrorsTotal > 0 || s.Unsent > 0 || s.Unfinished > 0 {
-		fmt.Fprintf(bw, "The corrected latency holds timeouts at the time they took, and unsent and unfinished requests at their age when the run stopped (lower bounds: the oldest %s).\n", FormatDuration(s.OldestUs))
+		fmt.Fprintf(bw, "\nThe corrected latency holds timeouts at the time they took, and unsent and unfinished requests at their age when the run stopped (lower bounds: the oldest %s).\n", FormatDuration(s.OldestUs))
 	}
 
 	if s.ErrorsTotal > 0 {

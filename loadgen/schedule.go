@@ -22,13 +22,19 @@ func (x *exchange) nextDue() int64 { return int64(x.offNs + float64(x.k)*x.ivalN
 func (x *exchange) canIssue() bool { return x.quota < 0 || x.issued < x.quota }
 
 // more reports whether the connection may still send a request, at now or
-// later: its quota is not spent and the run has not reached its end. Once it
-// may not, an engine ends the connection as soon as nothing is in flight on
-// it. An open-loop connection whose last request before the end is sent
-// stays open until the end all the same, as a client of the server would:
-// closing it early would hand a server of limited capacity its queued
-// connections before the run is over.
-func (x *exchange) more(now int64) bool { return x.canIssue() && now < x.r.end }
+// later: its quota is not spent, and the run has not reached its end or, in
+// an open loop, a request due before the end is still to be sent (see
+// issue). Once it may not, an engine ends the connection as soon as nothing
+// is in flight on it. An open-loop connection whose last request before the
+// end is sent stays open until the end all the same, as a client of the
+// server would: closing it early would hand a server of limited capacity
+// its queued connections before the run is over.
+func (x *exchange) more(now int64) bool {
+	if !x.canIssue() {
+		return false
+	}
+	return now < x.r.end || x.open && x.nextDue() < x.r.end
+}
 
 // slot returns the ring index of the i-th request in flight, oldest first.
 func (x *exchange) slot(i int) int {
@@ -40,18 +46,20 @@ func (x *exchange) slot(i int) int {
 
 // issue queues the next request if one may be sent at now: the pipeline has
 // room, the quota is not spent, in an open loop it is due, with short
-// connections this connection has not had its one request, and the run has
-// not reached its end. Nothing is sent after the end, not even an open
-// loop's request due before it (that would flatter the achieved rate with
-// requests sent in the grace); only a short connection whose connect began
-// before the end still sends its one request, which began with the connect.
-// It returns the request's bytes (empty for a protocol whose exchange is one
-// server stream), or false if none may be sent. A request due in the
-// measured part counts toward the quota, and as late if it is sent late.
+// connections this connection has not had its one request, and it was due
+// before the end of the run. It returns the request's bytes (empty for a
+// protocol whose exchange is one server stream), or false if none may be
+// sent. A request due in the measured part counts toward the quota, and as
+// late if it is sent late.
 //
 // A request is due when the open loop's schedule says, and in a closed loop
 // when it is sent; with short connections a request is sent when its
-// connect begins.
+// connect begins. So after the end of the run a closed loop sends nothing
+// new, except a short connection's request whose connect began before it;
+// an open loop still sends, until the cut-off, the requests due in the run's
+// last tenth (at most the grace) that were held up (a connection busy at the
+// very end is not a failing server), and gives up the older ones (see
+// expire).
 func (x *exchange) issue(now int64) ([]byte, bool) {
 	r := x.r
 	if x.n == len(x.ring) || !x.canIssue() || x.reconnect && x.connReq > 0 {
@@ -63,11 +71,17 @@ func (x *exchange) issue(now int64) ([]byte, bool) {
 	}
 	due := sent
 	if x.open {
+		if now >= r.end {
+			x.expire(now)
+			if !x.canIssue() {
+				return nil, false
+			}
+		}
 		if due = x.nextDue(); due > now {
 			return nil, false
 		}
 	}
-	if due >= r.end || now >= r.end && !(x.reconnect && x.connAt < r.end) {
+	if due >= r.end {
 		return nil, false
 	}
 	pos := x.slot(x.n)
@@ -106,6 +120,25 @@ func (x *exchange) skipDue(t int64) {
 		if due >= measure {
 			x.issued++
 		}
+	}
+}
+
+// expire gives up, at now (after the end of the run), the open-loop
+// requests never sent that were due before the run's last tenth (see
+// runner.held): each is counted unsent, with its age, and spends its place
+// in the quota.
+func (x *exchange) expire(now int64) {
+	r := x.r
+	for x.canIssue() {
+		due := x.nextDue()
+		if due >= r.held {
+			return
+		}
+		if due >= r.measure {
+			x.st.lost(now, now-due, false)
+			x.issued++
+		}
+		x.k++
 	}
 }
 

@@ -74,7 +74,7 @@ for name in $targets; do
 			w=$("${pin1[@]}" wrk -t1 -c"$c" -d"${DURATION}s" --latency "http://$addr/")
 			wr+=("$(awk '/^Requests\/sec/ {print $2}' <<<"$w")")
 			wp+=("$(wrk_us <<<"$w")")
-			s=$("${pin1[@]}" "$SOCKLAB" load --protocol http -c "$c" -d "${DURATION}s" --json "$addr")
+			s=$("${pin1[@]}" "$SOCKLAB" load --protocol http -c "$c" -d "${DURATION}s" --json --allow-errors "$addr")
 			sr+=("$(json 'd["achieved_rate"]' <<<"$s")")
 			sp+=("$(json 'd["uncorrected"]["p50_us"]' <<<"$s")")
 			serr=$((serr + $(json 'd["errors_total"]' <<<"$s")))

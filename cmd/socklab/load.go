@@ -112,7 +112,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Requests, "n", 0, "stop after this many requests instead of a duration")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "warm-up before measuring, not recorded")
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "timeout of each request")
-	fs.DurationVar(&c.Grace, "grace", 0, "how long the requests in flight at the end may still be answered; nothing is sent in it (default: the smaller of --timeout and 1s)")
+	fs.DurationVar(&c.Grace, "grace", 0, "how long the requests in flight at the end may still be answered (and, in an open loop, the requests held up in the run's last tenth sent); no request due after the end is sent (default: the smaller of --timeout and 1s)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 2*time.Second, "timeout of each connect")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not loopback or a Unix socket")
 	fs.StringVar(&c.Tag, "tag", "", "name of the run in its files (no spaces or commas)")
