@@ -141,7 +141,7 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 func (x *exchange) inFlightBytes() int {
 	n := 0
 	for i := range x.n {
-		n += len(x.reqs[(x.head+i)%len(x.ring)])
+		n += len(x.reqs[x.slot(i)])
 	}
 	return n
 }

@@ -426,9 +426,6 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return usageError("%v", err)
 		}
 		o.plan = externalPlan(*proto, *size, *quick)
-		if err := reach(context.Background(), loadgen.Config{Network: *network, Addr: *addr}); err != nil {
-			return err
-		}
 		probed := loadgen.Config{Network: *network, Addr: *addr, Protocol: *proto, Client: protocol.ClientOptions{Options: protocol.Options{Framing: framing}}}
 		how, err := resolveFraming(context.Background(), &probed, stdout)
 		if err != nil {
@@ -442,6 +439,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if err := o.plan.config(sc, *o.external).Validate(); err != nil {
 				return usageError("%v", err)
 			}
+		}
+		// Then one connect: a server where nothing listens is one line,
+		// not a report of refused connects.
+		if err := reach(context.Background(), loadgen.Config{Network: *network, Addr: *addr}); err != nil {
+			return err
 		}
 		if how != "" {
 			notes = append(notes, fmt.Sprintf("The server was spoken to in %s framing (%s).", probed.Client.Framing, how))

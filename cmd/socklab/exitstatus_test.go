@@ -173,3 +173,23 @@ func readFile(dir, name string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	return string(b), err
 }
+
+// TestBenchRefusedServer: a bench of a server where nothing listens is one
+// line and exit 2, not a report of refused connects.
+func TestBenchRefusedServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bench", "--quick", "--addr", addr, "--out", out}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "cannot connect to tcp "+addr) {
+		t.Fatalf("exit %d, stderr %q; want 2 and one line", code, stderr.String())
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("a refused bench left %d entries in --out", len(entries))
+	}
+}
