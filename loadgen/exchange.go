@@ -60,10 +60,13 @@ type exchange struct {
 	connReq int   // requests issued on the current connection
 	over    bool  // abandon has counted what was left: the exchange is done
 
+	// In the open loop this connection sends requests first, first+stride,
+	// first+2*stride… of the one schedule (see runner.dueAt); k is how
+	// many of them it has had.
 	open   bool
-	ivalNs float64 // open loop: ns between this connection's requests
-	offNs  float64
-	k      int64 // open loop: index of the next request in the schedule
+	first  int64
+	stride int64
+	k      int64
 	quota  int64 // requests to issue after warmup, or -1 for no limit
 	issued int64
 
@@ -121,18 +124,26 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 	}
 	x.ring = make([]slot, cfg.Pipeline)
 	x.reqs = make([][]byte, cfg.Pipeline)
-	if cfg.Rate > 0 {
-		x.open = true
-		x.ivalNs = float64(cfg.Connections) / cfg.Rate * 1e9
-		x.offNs = x.ivalNs * float64(id) / float64(cfg.Connections)
-	}
 	x.quota = -1
-	if cfg.Requests > 0 {
-		n := int64(cfg.Connections)
-		x.quota = cfg.Requests / n
-		if int64(id) < cfg.Requests%n {
-			x.quota++
+	if cfg.Rate > 0 {
+		// The one schedule's requests go to the shards in turn, and a
+		// shard's in turn to its connections: request j to shard j mod N,
+		// and there to connection (j div N) mod Connections.
+		n := int64(max(cfg.Shards, 1))
+		x.open = true
+		x.first = int64(cfg.Shard) + int64(id)*n
+		x.stride = int64(cfg.Connections) * n
+		if cfg.Requests > 0 {
+			// The run's -n requests are the one schedule's first ones due
+			// in the measured part: this connection's quota is how many
+			// of them are its own.
+			lo := r.firstMeasured()
+			x.quota = x.ownBefore(lo+cfg.Requests) - x.ownBefore(lo)
 		}
+	} else if cfg.Requests > 0 {
+		// The closed loop's are dealt to the shards in turn, and a
+		// shard's to its connections.
+		x.quota = shareOf(shareOf(cfg.Requests, cfg.Shard, cfg.Shards), id, cfg.Connections)
 	}
 	return nil
 }

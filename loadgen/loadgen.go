@@ -134,6 +134,22 @@ type Config struct {
 	// Threads is the number of epoll threads, each driving its share of
 	// the connections (default runtime.GOMAXPROCS(0), at most Connections).
 	Threads int
+	// Shard and Shards make the run shard Shard (0 to Shards-1) of a load
+	// run by Shards processes (see shard.go): Connections, Rate and
+	// Requests stay the whole load's, and the run takes its share of them,
+	// in the open loop every Shards-th due time of the one schedule,
+	// offset by Shard. Shards 0 or 1 is the whole load.
+	Shard, Shards int
+	// StartAt, if set, is when the run starts: Run waits for it, then
+	// starts the warm-up, and counts the schedule from StartAt itself. A
+	// run that gets there more than StartTolerance late (default
+	// DefaultStartTolerance) refuses with ErrLateStart.
+	StartAt        time.Time
+	StartTolerance time.Duration
+
+	// onIssue, if set (by tests), is called with the due time of every
+	// request issued, from the unit that issues it.
+	onIssue func(due int64)
 }
 
 // Engines of Config.Engine.
@@ -220,6 +236,12 @@ func (c *Config) normalize() error {
 		c.Threads = runtime.GOMAXPROCS(0)
 	}
 	c.Threads = min(c.Threads, max(c.Connections, 1))
+	if c.Shards == 0 {
+		c.Shards = 1
+	}
+	if c.StartTolerance == 0 {
+		c.StartTolerance = DefaultStartTolerance
+	}
 	switch {
 	case c.Addr == "":
 		return fmt.Errorf("%w: no target address", ErrConfig)
@@ -236,7 +258,11 @@ func (c *Config) normalize() error {
 	case c.Threads < 0:
 		return fmt.Errorf("%w: threads %d: must be positive", ErrConfig, c.Threads)
 	}
-	if err := CheckSize(c.Client.Size, c.Connections, c.Pipeline); err != nil {
+	if err := c.checkShard(); err != nil {
+		return err
+	}
+	// A shard holds its own connections' requests only.
+	if err := CheckSize(c.Client.Size, int(shareOf(int64(c.Connections), c.Shard, c.Shards)), c.Pipeline); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	switch c.Engine {
@@ -353,14 +379,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
+	// The result keeps the whole load's configuration; the units drive
+	// this shard's connections.
+	load := cfg
+	cfg = cfg.share()
 	p, _ := protocol.Lookup(cfg.Protocol)
 	r := &runner{
-		cfg:   cfg,
-		proto: p,
-		ival:  int64(cfg.Interval),
-		pub:   make(chan *ivHists, 4*cfg.Connections+16),
-		free:  make(chan *ivHists, 4*cfg.Connections+16),
-		stop:  make(chan struct{}),
+		cfg:     cfg,
+		proto:   p,
+		measure: int64(cfg.Warmup),
+		ival:    int64(cfg.Interval),
+		pub:     make(chan *ivHists, 4*cfg.Connections+16),
+		free:    make(chan *ivHists, 4*cfg.Connections+16),
+		stop:    make(chan struct{}),
 	}
 	if cfg.Network == "unixgram" {
 		dir, err := os.MkdirTemp("", "socklab-load-")
@@ -390,8 +421,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	start := time.Now()
+	var late time.Duration
+	if !cfg.StartAt.IsZero() {
+		var err error
+		if start, late, err = waitStart(ctx, cfg.StartAt, cfg.StartTolerance); err != nil {
+			return nil, err
+		}
+	}
 	r.base = start
-	r.measure = int64(cfg.Warmup)
 	r.end, r.cutoff, r.held = maxInt64, maxInt64, maxInt64
 	r.dialCtx = ctx
 	if cfg.Duration > 0 {
@@ -442,5 +479,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	<-cancelDone
 	close(r.pub)
 	<-colDone
-	return col.result(start, elapsed), nil
+	res := col.result(start, elapsed)
+	res.Config = load
+	res.Host, _ = os.Hostname()
+	res.StartOffset = late
+	return res, nil
 }

@@ -122,8 +122,15 @@ func WriteText(w io.Writer, s Summary) error {
 	if s.Framing != "" {
 		proto += ", " + s.Framing + " framing"
 	}
-	fmt.Fprintf(bw, "%.2fs load of %s %s (%s), %s, %d connections x %d in flight, %s\n\n",
+	fmt.Fprintf(bw, "%.2fs load of %s %s (%s), %s, %d connections x %d in flight, %s\n",
 		s.DurationS, s.Network, s.Addr, proto, mode, s.Connections, s.Pipeline, conn)
+	if s.Shard != nil {
+		fmt.Fprintf(bw, "shard %d of %d on %s: its share of the load of configuration %.12s\n", s.Shard.Index, s.Shard.Count, s.Shard.Host, s.ConfigHash)
+	}
+	if s.StartAt != "" {
+		fmt.Fprintf(bw, "started %s after --start-at %s\n", FormatDuration(s.StartOffsetUs), s.StartAt)
+	}
+	fmt.Fprintln(bw)
 
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	requested := "- (closed loop)"

@@ -67,6 +67,11 @@ type Result struct {
 	Thresholds []ThresholdResult
 	// Intervals are the per-interval histograms, in order.
 	Intervals []Interval
+	// Host is the name of the host the run ran on.
+	Host string
+	// StartOffset is, with Config.StartAt, how late after it the run
+	// started by this host's clock.
+	StartOffset time.Duration
 }
 
 // Interval holds one interval's histograms, stamped with their start and
@@ -137,6 +142,20 @@ type Summary struct {
 	Uncorrected   Latency           `json:"uncorrected"`
 	Connect       *Latency          `json:"connect,omitempty"`
 	Thresholds    []ThresholdResult `json:"thresholds,omitempty"`
+	// ConfigHash is the hash of what defines the load (Config.Hash): the
+	// same for every shard of one run, different for another load.
+	ConfigHash string `json:"config_hash,omitempty"`
+	// Shard says which part of a sharded load the run was; Connections
+	// and RequestedRate are then its share.
+	Shard *ShardInfo `json:"shard,omitempty"`
+	// StartAt is the start the run waited for (--start-at), and
+	// StartOffsetUs how late after it the run started by its host's
+	// clock.
+	StartAt       string  `json:"start_at,omitempty"`
+	StartOffsetUs float64 `json:"start_offset_us,omitempty"`
+	// Shards are, in a merge of a sharded load's runs, each shard's
+	// figures, by index.
+	Shards []ShardRow `json:"shards,omitempty"`
 }
 
 // Latency summarises one histogram in microseconds.
@@ -202,13 +221,14 @@ func (r *Result) Summary() Summary {
 		Protocol:      c.Protocol,
 		Framing:       framingOf(&c),
 		Detected:      c.FramingEvidence,
-		Connections:   c.Connections,
+		Connections:   int(shareOf(int64(c.Connections), c.Shard, c.Shards)),
 		Pipeline:      c.Pipeline,
 		Reconnect:     c.Reconnect,
 		NoReply:       c.NoReply,
 		Start:         r.Start.UTC().Format(time.RFC3339Nano),
 		DurationS:     round3(r.Duration.Seconds()),
-		RequestedRate: c.Rate,
+		RequestedRate: c.Rate / float64(max(c.Shards, 1)),
+		ConfigHash:    c.Hash(),
 		Requests:      r.Requests,
 		Errors:        map[string]int64{},
 		ErrorsTotal:   r.TotalErrors(),
@@ -233,6 +253,13 @@ func (r *Result) Summary() Summary {
 	}
 	if len(r.FirstErrors) > 0 {
 		s.FirstErrors = r.FirstErrors
+	}
+	if c.sharded() {
+		s.Shard = &ShardInfo{Index: c.Shard, Count: c.Shards, Host: r.Host}
+	}
+	if !c.StartAt.IsZero() {
+		s.StartAt = c.StartAt.UTC().Format(time.RFC3339Nano)
+		s.StartOffsetUs = us(int64(r.StartOffset))
 	}
 	if r.Duration > 0 {
 		s.AchievedRate = round3(float64(r.Requests) / r.Duration.Seconds())

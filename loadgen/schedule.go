@@ -1,6 +1,10 @@
 package loadgen
 
-import "github.com/socklab/socklab/protocol"
+import (
+	"math"
+
+	"github.com/socklab/socklab/protocol"
+)
 
 // The exchange's schedule: when a connection's requests are due (the open
 // loop's fixed schedule, computed from the start of the run, never from the
@@ -16,7 +20,36 @@ type slot struct {
 }
 
 // nextDue is when the open loop's next request is due (ns since base).
-func (x *exchange) nextDue() int64 { return int64(x.offNs + float64(x.k)*x.ivalNs) }
+func (x *exchange) nextDue() int64 { return x.r.dueAt(x.first + x.k*x.stride) }
+
+// ownBefore returns how many of the one schedule's requests before the j-th
+// are this connection's.
+func (x *exchange) ownBefore(j int64) int64 {
+	if j <= x.first {
+		return 0
+	}
+	return (j - x.first + x.stride - 1) / x.stride
+}
+
+// dueAt is when request j (from 0) of the open loop's one schedule is due,
+// in ns since base: j/Rate seconds, Rate being the whole load's. Every
+// connection of every shard computes its due times with it, from the same
+// j, so N shards' schedules together are exactly one process's, to the
+// nanosecond.
+func (r *runner) dueAt(j int64) int64 { return int64(float64(j) * 1e9 / r.cfg.Rate) }
+
+// firstMeasured returns the index of the one schedule's first request due
+// in the measured part.
+func (r *runner) firstMeasured() int64 {
+	j := int64(math.Ceil(float64(r.measure) * r.cfg.Rate / 1e9))
+	for j > 0 && r.dueAt(j-1) >= r.measure {
+		j--
+	}
+	for r.dueAt(j) < r.measure {
+		j++
+	}
+	return j
+}
 
 // canIssue reports whether the quota leaves a request to issue.
 func (x *exchange) canIssue() bool { return x.quota < 0 || x.issued < x.quota }
@@ -89,6 +122,9 @@ func (x *exchange) issue(now int64) ([]byte, bool) {
 	x.reqs[pos] = buf
 	rep, _ := m.(protocol.Replier)
 	x.ring[pos] = slot{m: m, rep: rep, due: due, sent: sent}
+	if r.cfg.onIssue != nil {
+		r.cfg.onIssue(due)
+	}
 	x.seq++
 	x.k++
 	x.connReq++
@@ -152,7 +188,7 @@ func (x *exchange) countUnsent(t int64) {
 		left = x.quota - x.issued
 	}
 	for k := x.k; left != 0; k++ {
-		due := int64(x.offNs + float64(k)*x.ivalNs)
+		due := x.r.dueAt(x.first + k*x.stride)
 		if due >= until {
 			return
 		}
