@@ -42,6 +42,7 @@ type ShardRow struct {
 	Requests      int64   `json:"requests"`
 	Late          int64   `json:"late"`
 	Failed        int64   `json:"failed"`
+	Unsent        int64   `json:"unsent"`
 	Unfinished    int64   `json:"unfinished"`
 	StartOffsetUs float64 `json:"start_offset_us,omitempty"`
 	// Problems says what made the shard fail, if it did.

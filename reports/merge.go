@@ -138,26 +138,41 @@ func WriteLog(w io.Writer, entries []LogEntry) error {
 }
 
 // MergeSummaries merges the summaries of load generator processes that ran
-// against the same target at the same time: counts add, histograms merge
-// without loss, percentiles are recomputed from the merged histograms, and
-// the rate is the sum of the processes' (requests over the longest
-// duration).
+// one load at the same time (see checkOneLoad): counts add, histograms
+// merge without loss, percentiles are recomputed from the merged
+// histograms, and the rate is the sum of the processes' (requests over the
+// longest duration). The shards of a sharded load must all be there; the
+// merged summary lists each one's figures (Shards).
 func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 	if len(ss) == 0 {
 		return loadgen.Summary{}, errors.New("merge summaries: nothing to merge")
+	}
+	names := make([]string, len(ss))
+	for i := range ss {
+		names[i] = fmt.Sprintf("summary %d", i)
+	}
+	return mergeSummaries(ss, names)
+}
+
+func mergeSummaries(ss []loadgen.Summary, names []string) (loadgen.Summary, error) {
+	if err := checkOneLoad(ss, names); err != nil {
+		return loadgen.Summary{}, err
 	}
 	out := ss[0]
 	out.Errors = map[string]int64{}
 	out.FirstErrors = nil
 	out.Thresholds = nil
+	out.Shard, out.Shards = nil, nil
+	out.StartOffsetUs = 0
 	out.Connections, out.Requests, out.ErrorsTotal, out.Unfinished, out.Late = 0, 0, 0, 0, 0
 	out.Unsent, out.Connecting, out.OldestUs = 0, 0, 0
 	out.BytesSent, out.BytesReceived, out.RequestedRate, out.MaxLateUs, out.DurationS = 0, 0, 0, 0, 0
 	corr, unc, conn := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
 	var tags []string
 	for i, s := range ss {
-		if diff := loadDiff(ss[0], s); diff != "" {
-			return loadgen.Summary{}, fmt.Errorf("%w: summary %d is not the same load as summary 0: %s", ErrNotMergeable, i, diff)
+		if s.Shard != nil {
+			out.Shards = append(out.Shards, shardRow(s))
+			out.StartOffsetUs = max(out.StartOffsetUs, s.StartOffsetUs)
 		}
 		out.Connections += s.Connections
 		out.Requests += s.Requests
@@ -198,13 +213,17 @@ func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 			}
 			h, err := p.l.Decode()
 			if err != nil {
-				return loadgen.Summary{}, fmt.Errorf("merge summaries: summary %d: %w", i, err)
+				return loadgen.Summary{}, fmt.Errorf("merge %s: %w", names[i], err)
 			}
 			if dropped := p.dst.Merge(h); dropped > 0 {
-				return loadgen.Summary{}, fmt.Errorf("merge summaries: summary %d: %d values out of range", i, dropped)
+				return loadgen.Summary{}, fmt.Errorf("merge %s: %d values out of range", names[i], dropped)
 			}
 		}
 	}
+	slices.SortFunc(out.Shards, func(a, b loadgen.ShardRow) int { return a.Index - b.Index })
+	// The shards' rates are each the whole's N-th: their sum is the
+	// whole's, less the rounding of the division.
+	out.RequestedRate = math.Round(out.RequestedRate*1e6) / 1e6
 	out.Tag = strings.Join(tags, "+")
 	out.Corrected = loadgen.LatencyOf(corr)
 	out.Uncorrected = loadgen.LatencyOf(unc)
@@ -225,15 +244,17 @@ func MergeSummaries(ss []loadgen.Summary) (loadgen.Summary, error) {
 // make one load (see MergeDirs).
 var ErrNotMergeable = errors.New("merge refused")
 
-// loadDiff says how b's load differs from a's, or returns "" for the same
-// load. The same load is the same target (network, address), the same
-// requests (protocol, framing, echo size, pipeline, short connections,
-// replies or none), the same loop (closed, or open at the same rate) and the
-// same connections: what each process was told to do, so that the merged
-// summary, which adds connections and rates and keeps the rest of the
-// first, describes what ran. What each process measured (its start, its
-// duration, its counts, its latencies) differs between shards of one load,
-// and its tag names the process, so neither is compared.
+// loadDiff says how b's load differs from a's in what their summaries
+// show, or returns "" for the same load. A summary's configuration hash
+// (loadgen.Config.Hash) is what decides whether two runs are one load (see
+// checkOneLoad); loadDiff decides only for summaries without one, and says
+// in words how two loads of different hashes differ. It compares the same
+// target (network, address), the same requests (protocol, framing, echo
+// size, pipeline, short connections, replies or none), the same loop
+// (closed, or open at the same rate) and the same connections. What each
+// process measured (its start, its duration, its counts, its latencies)
+// differs between processes of one load, and its tag names the process, so
+// neither is compared.
 func loadDiff(a, b loadgen.Summary) string {
 	var d []string
 	diff := func(name string, x, y any) {
@@ -262,16 +283,17 @@ func loadDiff(a, b loadgen.Summary) string {
 
 // MergeDirs merges the summary.json and latency.hlog of each of dirs (the
 // --out directories of loadgen processes) into out, and writes the merged
-// corrected latency as latency.hgrm there too. The runs must be of the
-// same load (see loadDiff), each directory given once, and out none of
-// them: merged files would replace an input's.
+// corrected latency as latency.hgrm there too. The runs must be one load
+// (see checkOneLoad: one configuration hash, and every shard of a sharded
+// load once), each directory given once, and out none of them: merged
+// files would replace an input's.
 func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
 	if err := distinctDirs(out, dirs); err != nil {
 		return loadgen.Summary{}, err
 	}
 	var ss []loadgen.Summary
 	var logs [][]LogEntry
-	for i, d := range dirs {
+	for _, d := range dirs {
 		f, err := os.Open(filepath.Join(d, loadgen.SummaryFile))
 		if err != nil {
 			return loadgen.Summary{}, fmt.Errorf("merge: %w", err)
@@ -280,11 +302,6 @@ func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
 		f.Close()
 		if err != nil {
 			return loadgen.Summary{}, fmt.Errorf("merge %s: %w", d, err)
-		}
-		if i > 0 {
-			if diff := loadDiff(ss[0], s); diff != "" {
-				return loadgen.Summary{}, fmt.Errorf("%w: %s is not the same load as %s: %s", ErrNotMergeable, d, dirs[0], diff)
-			}
 		}
 		ss = append(ss, s)
 		lf, err := os.Open(filepath.Join(d, loadgen.HlogFile))
@@ -298,7 +315,7 @@ func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
 		}
 		logs = append(logs, l)
 	}
-	s, err := MergeSummaries(ss)
+	s, err := mergeSummaries(ss, dirs)
 	if err != nil {
 		return loadgen.Summary{}, err
 	}
