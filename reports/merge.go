@@ -286,8 +286,9 @@ func loadDiff(a, b loadgen.Summary) string {
 // corrected latency as latency.hgrm there too. The runs must be one load
 // (see checkOneLoad: one configuration hash, and every shard of a sharded
 // load once), each directory given once, and out none of them: merged
-// files would replace an input's.
-func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
+// files would replace an input's. The thresholds ts are evaluated on the
+// merged histograms and kept in the merged summary.
+func MergeDirs(out string, dirs []string, ts ...loadgen.Threshold) (loadgen.Summary, error) {
 	if err := distinctDirs(out, dirs); err != nil {
 		return loadgen.Summary{}, err
 	}
@@ -317,6 +318,9 @@ func MergeDirs(out string, dirs []string) (loadgen.Summary, error) {
 	}
 	s, err := mergeSummaries(ss, dirs)
 	if err != nil {
+		return loadgen.Summary{}, err
+	}
+	if s.Thresholds, err = loadgen.CheckThresholds(ts, s); err != nil {
 		return loadgen.Summary{}, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {

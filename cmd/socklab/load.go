@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -196,6 +197,11 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 		"socklab load -c 16 -d 5s --protocol echo --size 4096 --out /tmp/run 127.0.0.1:9000\n  socklab load --rate 2000 -c 8 -d 10s --protocol http 127.0.0.1:8080", stderr)
 	f.define(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
+	var shard shardFlag
+	fs.Var(&shard, "shard", "run shard `I/N` of a load run by N processes: 1/N of -c and -n, and every N-th due time of the --rate schedule from the I-th (I from 0; N alone takes I from $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it)")
+	var startAt startFlag
+	fs.Var(&startAt, "start-at", "start at `TIME` (RFC 3339, like 2026-12-01T10:00:00Z, or +30s from now): wait for it, then start the warm-up; the schedule counts from it")
+	fs.DurationVar(&f.cfg.StartTolerance, "start-tolerance", loadgen.DefaultStartTolerance, "with --start-at: refuse to run (exit 2) when reaching the start later than this")
 	positional, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -212,6 +218,11 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := f.check(fs); err != nil {
 		return err
+	}
+	f.cfg.Shard, f.cfg.Shards = shard.index, shard.count
+	f.cfg.StartAt = startAt.at
+	if f.cfg.StartTolerance <= 0 {
+		return usageError("--start-tolerance wants a positive duration, like --start-tolerance 2s")
 	}
 	// The destination is checked before the run, whose results it would
 	// otherwise lose.
@@ -310,7 +321,7 @@ func runOne(ctx context.Context, f loadFlags, stdout io.Writer) (loadgen.Summary
 		fmt.Fprint(stdout, "\r\033[K")
 	}
 	if err != nil {
-		if errors.Is(err, loadgen.ErrConfig) {
+		if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrLateStart) {
 			return loadgen.Summary{}, usageError("%v", err)
 		}
 		return loadgen.Summary{}, err
@@ -340,4 +351,66 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// shardFlag is --shard I/N, or N with I from $JOB_COMPLETION_INDEX.
+type shardFlag struct{ index, count int }
+
+// jobIndexEnv is where a Kubernetes Indexed Job puts each pod's index.
+const jobIndexEnv = "JOB_COMPLETION_INDEX"
+
+func (s shardFlag) String() string {
+	if s.count == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.index, s.count)
+}
+
+func (s *shardFlag) Set(v string) error {
+	is, ns, hasIndex := strings.Cut(v, "/")
+	if !hasIndex {
+		is, ns = "", v
+	}
+	n, err := strconv.Atoi(ns)
+	if err != nil || n < 1 {
+		return fmt.Errorf("want I/N, shard I (from 0) of N, like 0/4, or N with I in $%s", jobIndexEnv)
+	}
+	if is == "" {
+		if is = os.Getenv(jobIndexEnv); is == "" {
+			return fmt.Errorf("%q gives no index, and $%s is not set: want I/N, like 0/%d", v, jobIndexEnv, n)
+		}
+	}
+	i, err := strconv.Atoi(is)
+	if err != nil || i < 0 || i >= n {
+		return fmt.Errorf("index %q of %d shards: want 0 to %d", is, n, n-1)
+	}
+	s.index, s.count = i, n
+	return nil
+}
+
+// startFlag is --start-at: an RFC 3339 time, or +DURATION from now.
+type startFlag struct{ at time.Time }
+
+func (s startFlag) String() string {
+	if s.at.IsZero() {
+		return ""
+	}
+	return s.at.UTC().Format(time.RFC3339Nano)
+}
+
+func (s *startFlag) Set(v string) error {
+	if rest, ok := strings.CutPrefix(v, "+"); ok {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want +DURATION from now, like +30s, or an RFC 3339 time")
+		}
+		s.at = time.Now().Add(d)
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return fmt.Errorf("want an RFC 3339 time, like 2026-12-01T10:00:00Z, or +30s from now")
+	}
+	s.at = t
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/reports"
@@ -32,6 +33,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			"socklab report merge --out /tmp/all /tmp/host1 /tmp/host2", stderr)
 	}
 	out := fs.String("out", "", "output directory (render: default the first DIR)")
+	var thresholds thresholdFlag
+	if sub == "merge" {
+		fs.Var(&thresholds, "threshold", strings.Replace(thresholdUsage, "fail the run (exit 3)", "fail the merge (exit 3)", 1)+"; evaluated on the merged histograms")
+	}
 	dirs, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -59,7 +64,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err := reports.CheckOutDir(*out); err != nil {
 		return usageError("--out: %v", err)
 	}
-	s, err := reports.MergeDirs(*out, dirs)
+	s, err := reports.MergeDirs(*out, dirs, thresholds...)
 	if errors.Is(err, reports.ErrNotMergeable) {
 		return usageError("%v", err)
 	}
@@ -67,5 +72,23 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "merged %d results into %s\n", len(dirs), *out)
-	return loadgen.WriteText(stdout, s)
+	if len(s.Shards) > 0 {
+		fmt.Fprintf(stdout, "%d shards of one load (configuration %.12s):\n", len(s.Shards), s.ConfigHash)
+		if err := reports.WriteShards(stdout, s.Shards); err != nil {
+			return err
+		}
+	}
+	if err := loadgen.WriteText(stdout, s); err != nil {
+		return err
+	}
+	// A failed shard is the merge's failure (exit 1), as failed requests
+	// are a run's; then the thresholds (exit 3), as for one run.
+	if failed := reports.FailedShards(s); len(failed) > 0 {
+		var ss []string
+		for _, r := range failed {
+			ss = append(ss, fmt.Sprintf("%d (%s: %s)", r.Index, r.Host, strings.Join(r.Problems, ", ")))
+		}
+		return &exitStatus{code: exitFailed, msg: "shard " + strings.Join(ss, "; ") + " failed: its requests are in the merge, but the load did not run as asked"}
+	}
+	return verdict(s, true)
 }
