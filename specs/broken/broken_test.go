@@ -1,6 +1,7 @@
 package broken_test
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,9 @@ func TestBrokenServersFailTheirBehaviour(t *testing.T) {
 			}
 			if s.Protocol == "file" {
 				tg.Root = root
+			}
+			if s.MeasureRSS {
+				tg.PID = os.Getpid()
 			}
 			defer tg.Close()
 			results := catalog.Check(tg, nil, nil)

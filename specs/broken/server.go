@@ -11,8 +11,11 @@ package broken
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
@@ -33,6 +36,10 @@ type Server struct {
 	// Fails is the behaviour ids (specs/catalog) the suite must fail, and
 	// the only ones it may fail.
 	Fails []string
+	// MeasureRSS says the suite must be given the server's process id
+	// (--pid): its defect is memory. The server runs in the test's own
+	// process, whose other servers' memory is small beside its growth.
+	MeasureRSS bool
 	// Start starts it on loopback port 0 (or a temporary Unix path); root
 	// is the file protocol's directory.
 	Start func(root string) (targets.Server, error)
@@ -54,12 +61,19 @@ type streamSpec struct {
 	conn func(c targets.Conn) targets.Conn
 	// session wraps each session.
 	session func(s protocol.Session, c targets.Conn) protocol.Session
-	// crash reports whether the error that ended a connection (and its
-	// session, as wrapped) kills the accept loop: an unhandled exception in
-	// a tutorial server.
+	// crash reports whether the error that ended a connection (nil for an
+	// orderly end), and its session as wrapped, kill the accept loop: an
+	// unhandled exception in a tutorial server.
 	crash func(err error, sess protocol.Session) bool
 	// accept may refuse an accepted connection (returns false).
 	accept func() bool
+	// backlog, if not 0, is the listen backlog instead of SOMAXCONN.
+	backlog int
+	// acceptDelay is spent after each accept, before the next.
+	acceptDelay time.Duration
+	// ipv6 also listens on [::1] at the port of 127.0.0.1, where each
+	// accepted connection is closed at once, unanswered.
+	ipv6 bool
 }
 
 // streamServer is a running streamSpec.
@@ -82,11 +96,33 @@ func startStream(sp streamSpec) (*streamServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ls, cleanup, err := targets.Listen(cfg)
-	if err != nil {
-		return nil, err
+	var s *streamServer
+	for attempt := 1; ; attempt++ {
+		ls, cleanup, err := targets.Listen(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s = &streamServer{l: ls[0], cleanup: cleanup, closing: make(chan struct{})}
+		if sp.backlog > 0 {
+			if err := relisten(s.l, sp.backlog); err != nil {
+				cleanup()
+				return nil, err
+			}
+		}
+		if !sp.ipv6 {
+			break
+		}
+		err = s.dropOnIPv6()
+		if err == nil {
+			break
+		}
+		s.cleanup()
+		// Another program may hold [::1] at the port the kernel gave
+		// 127.0.0.1: try another.
+		if attempt == 5 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
 	}
-	s := &streamServer{l: ls[0], cleanup: cleanup, closing: make(chan struct{})}
 	var pool chan struct{}
 	if sp.workers > 0 {
 		pool = make(chan struct{}, sp.workers)
@@ -102,6 +138,7 @@ func startStream(sp streamSpec) (*streamServer, error) {
 				}
 				continue
 			}
+			time.Sleep(sp.acceptDelay)
 			if sp.accept != nil && !sp.accept() {
 				c.Close()
 				continue
@@ -134,7 +171,7 @@ func startStream(sp streamSpec) (*streamServer, error) {
 					sess = sp.session(sess, tc)
 				}
 				err := targets.ServeStream(tc, sess)
-				if err != nil && sp.crash != nil && sp.crash(err, sess) {
+				if sp.crash != nil && sp.crash(err, sess) {
 					// The exception escapes the handler and ends the
 					// accept loop: the server stops listening.
 					s.l.Close()
@@ -175,4 +212,51 @@ func (s session) Release() {
 	if r, ok := s.Session.(protocol.Releaser); ok {
 		r.Release()
 	}
+}
+
+// relisten sets the listen backlog of l: Linux takes a second listen() on
+// a listening socket as a new backlog.
+func relisten(l net.Listener, backlog int) error {
+	rc, err := l.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = syscall.Listen(int(fd), backlog) }); err != nil {
+		return err
+	}
+	if lerr != nil {
+		return fmt.Errorf("listen(%d): %w", backlog, lerr)
+	}
+	return nil
+}
+
+// dropOnIPv6 listens on [::1] at the port of s's listener and closes every
+// connection accepted there at once.
+func (s *streamServer) dropOnIPv6() error {
+	_, port, err := net.SplitHostPort(s.l.Addr().String())
+	if err != nil {
+		return err
+	}
+	l6, err := net.Listen("tcp6", net.JoinHostPort("::1", port))
+	if err != nil {
+		return fmt.Errorf("listen on ::1 beside %s: %w", s.l.Addr(), err)
+	}
+	cleanup := s.cleanup
+	s.cleanup = func() { l6.Close(); cleanup() }
+	s.loop.Add(1)
+	go func() {
+		defer s.loop.Done()
+		for {
+			c, err := l6.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			c.Close()
+		}
+	}()
+	return nil
 }

@@ -77,6 +77,8 @@ var behaviours = []Behaviour{
 		Requirement: "after the client half-closes, the server sends what it still owes and closes in order (EOF, not a reset)"},
 	{ID: "exit-command", Area: "lifecycle", Kind: Stream, Protocols: []string{"hello"},
 		Requirement: "exit closes this connection in order, lines after it are not answered, and the server still accepts new clients"},
+	{ID: "ipv6", Area: "network", Kind: Stream,
+		Requirement: "where the server listens on ::1 too (the port of 127.0.0.1), a client there gets as far as one on 127.0.0.1; --addr [::1]:PORT runs the whole catalogue over IPv6"},
 	{ID: "fragmented-input", Area: "framing", Kind: Stream,
 		Requirement: "requests written one byte at a time with pauses get exactly the replies of unfragmented requests"},
 	{ID: "pipelined-input", Area: "framing", Kind: Stream,
@@ -127,8 +129,18 @@ var behaviours = []Behaviour{
 		Requirement: "a client that closes without reading a large reply does not stop the server"},
 	{ID: "reset-survival", Area: "resilience", Kind: Stream,
 		Requirement: "a client that resets its connection mid-request or mid-reply does not disturb the server"},
+	{ID: "cut-mid-stream", Area: "resilience", Kind: Stream,
+		Requirement: "a client whose connection ends (FIN) at each offset of a request, or after each offset of a reply, does not disturb the server"},
 	{ID: "connection-churn", Area: "resilience", Kind: Stream,
 		Requirement: "1 000 connect/request/close cycles all succeed (no descriptor leak)"},
+	{ID: "accept-burst", Area: "pressure", Kind: Stream,
+		Requirement: "1 000 connections opened at once each connect with its SYN dropped once at most (sent again 1 s late; a third time, 3 s late, is too late) and are served or refused in turn, the server never idle for a timeout while some wait",
+		Should:      "no connect needs a SYN retransmission: the listen backlog holds the burst"},
+	{ID: "slow-clients", Area: "pressure", Kind: Stream,
+		Requirement: "a fresh client is served within the timeout while 200 clients (past a declared capacity, all but one slot) each hold half a request and stall"},
+	{ID: "slow-reader", Area: "pressure", Kind: Stream,
+		Requirement: "a fresh client is served within the timeout while 32 clients do not read the large replies they asked for; with --pid, an echo server's RSS grows by at most 4 MiB a client",
+		Should:      "with --pid, a file server's RSS grows by at most 4 MiB a client too (it streams the 8 MiB file instead of reading it whole)"},
 }
 
 // All returns the catalogue in run order.

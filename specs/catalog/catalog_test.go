@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,10 @@ func TestFlagsValidate(t *testing.T) {
 		{[]string{"-addr", "127.0.0.1:9", "-protocol", "hello", "-max-concurrency", "-1"}, "--max-concurrency"},
 		{[]string{"-addr", "127.0.0.1:9", "-protocol", "ack", "-ack-reply", "{msg} and {msg}"}, "--ack-reply"},
 		{[]string{"-addr", "192.0.2.1:9", "-protocol", "hello"}, "--addr"},
+		{[]string{"-addr", "[::1]:9", "-protocol", "hello"}, ""},
+		{[]string{"-addr", "127.0.0.1:9", "-protocol", "echo", "-pid", fmt.Sprint(os.Getpid())}, ""},
+		{[]string{"-addr", "127.0.0.1:9", "-protocol", "echo", "-pid", "-3"}, "--pid"},
+		{[]string{"-addr", "127.0.0.1:9", "-protocol", "echo", "-pid", "999999999"}, "--pid"},
 	}
 	for _, tc := range cases {
 		var f Flags

@@ -29,6 +29,7 @@ type Flags struct {
 	Root           string
 	AllowRemote    bool
 	Strict         bool
+	PID            int
 }
 
 // Register defines the flags on fs, with their defaults and help.
@@ -42,6 +43,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.AckReply, "ack-reply", "", "ack protocol: the server's answer, {msg} quoting the message (default \""+protocol.AckReply+"\")")
 	fs.StringVar(&f.Root, "root", "", "file protocol: the server's root directory, to check the files on disk too")
 	fs.BoolVar(&f.AllowRemote, "allow-remote", false, "allow an --addr that is not loopback: the checks reset connections and flood servers")
+	fs.IntVar(&f.PID, "pid", 0, "the server's process id, to bound its memory (RSS) while clients do not read their replies (slow-reader; Linux)")
 	fs.BoolVar(&f.Strict, "strict", false, "fail a behaviour on a missed should-level check too (by default it passes non-strictly, with the reason)")
 }
 
@@ -73,6 +75,14 @@ func (f *Flags) Validate() error {
 	}
 	if f.MaxConcurrency < 0 {
 		return fmt.Errorf("--max-concurrency %d: want 0 (no limit) or more", f.MaxConcurrency)
+	}
+	if f.PID < 0 {
+		return fmt.Errorf("--pid %d: want the server's process id", f.PID)
+	}
+	if f.PID > 0 {
+		if _, err := rss(f.PID); err != nil {
+			return fmt.Errorf("--pid %d: %w", f.PID, err)
+		}
 	}
 	if f.Timeout <= 0 {
 		return fmt.Errorf("--timeout %v: want a positive duration such as 2s", f.Timeout)
@@ -120,6 +130,7 @@ func (f *Flags) Target(fr protocol.Framing) *Target {
 		Options:  protocol.Options{AckReply: f.AckReply, Framing: fr},
 		External: true,
 		Strict:   f.Strict,
+		PID:      f.PID,
 	}
 }
 

@@ -72,8 +72,17 @@ func dialClient(s *spec, o protocol.ClientOptions) *client {
 }
 
 // tryConnect is connect that returns the error instead of failing.
-func tryConnect(s *spec) (*client, error) {
-	conn, err := wire.Dial(s.Network, s.Addr, s.Timeout)
+func tryConnect(s *spec) (*client, error) { return tryConnectTo(s, s.Addr) }
+
+// tryConnectTo is tryConnect to another address of the same server (its
+// IPv6 listener).
+func tryConnectTo(s *spec, addr string) (*client, error) {
+	return greeted(s, func() (*wire.Conn, error) { return wire.Dial(s.Network, addr, s.Timeout) })
+}
+
+// greeted dials with dial and reads the greeting, if the protocol has one.
+func greeted(s *spec, dial func() (*wire.Conn, error)) (*client, error) {
+	conn, err := dial()
 	if err != nil {
 		return nil, err
 	}
@@ -218,4 +227,40 @@ func quote(b []byte) string {
 // external server may overlap.
 func uniqueSuffix() string {
 	return fmt.Sprintf("%d-%x", os.Getpid(), rand.Uint64())
+}
+
+// short reports whether a reference target runs a behaviour's short count
+// of connections: what the count proves (descriptor leaks, an accept path
+// under a burst, clients held at once) belongs to the model, whose echo
+// target runs the full count, and the fork model spends a process per
+// connection, so it runs the short count there too. A server given by
+// --addr always runs the full count.
+func (s *spec) short() bool {
+	return !s.External && (s.Protocol != "echo" || s.Model == "fork")
+}
+
+// skipAfterFailure skips a behaviour when one of the behaviours ids, which
+// ran before it, failed: that failure's defect decides this behaviour too
+// (a server that cannot hold 32 clients cannot hold 200 stalled ones), and
+// one defect fails one behaviour.
+func skipAfterFailure(s *spec, ids ...string) {
+	for _, id := range ids {
+		s.mu.Lock()
+		st := s.outcomes[id]
+		s.mu.Unlock()
+		if st == Failed {
+			s.skip(fmt.Sprintf("%s is not run: %s failed, and what fails it fails this one too", s.id, id))
+		}
+	}
+}
+
+// heldBeside is how many clients a behaviour may hold, stalled, beside a
+// fresh one that must be served: want, or all but one slot of a declared
+// capacity that is not larger; 0 when the capacity is 1. It notes the cut.
+func heldBeside(s *spec, want int) int {
+	if s.Capacity > 0 && s.Capacity <= want {
+		s.note("capacity", fmt.Sprintf("%d clients held, not %d: the server declares a capacity of %d, and the fresh client needs a slot", s.Capacity-1, want, s.Capacity))
+		return s.Capacity - 1
+	}
+	return want
 }

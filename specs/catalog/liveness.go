@@ -79,8 +79,12 @@ func (s *spec) alive() error {
 
 // probe opens one fresh client of a stream server and sees how far it gets.
 // An unreachable error means it could not even connect.
-func (tg *Target) probe() (liveness, error) {
-	conn, err := wire.Dial(tg.Network, tg.Addr, tg.Timeout)
+func (tg *Target) probe() (liveness, error) { return tg.probeAt(tg.Addr) }
+
+// probeAt is probe at another address of the same server (its IPv6
+// listener).
+func (tg *Target) probeAt(addr string) (liveness, error) {
+	conn, err := wire.Dial(tg.Network, addr, tg.Timeout)
 	if err != nil {
 		return livenessUnknown, unreachable{err}
 	}

@@ -17,6 +17,10 @@ const (
 	// model spends a process per connection.
 	churnCyclesShort = 100
 	churnBudget      = 30 * time.Second
+	// cutOffsets is how many offsets of a request, and of a reply,
+	// cut-mid-stream ends a connection at (every offset of a shorter one).
+	cutOffsets      = 64
+	cutOffsetsShort = 16
 )
 
 // resilienceSpecs: clients that misbehave, then many short connections.
@@ -70,9 +74,76 @@ func init() {
 		servedFresh(s, "a client reset mid-reply")
 	})
 
+	behave("cut-mid-stream", func(s *spec) {
+		// toxiproxy's limit_data: the connection ends after k bytes, at
+		// every k. Mid-request the server reads part of a request, then
+		// EOF; mid-reply its client is gone while it answers (FIN first,
+		// then a reset for what it sends after). reset-survival is the
+		// same with RST.
+		limit := cutOffsets
+		if s.short() {
+			limit = cutOffsetsShort
+		}
+		var req []byte
+		var replyLen int
+		c := connect(s)
+		if s.isOneWay() {
+			m := &counting{m: protocol.NewMessageMatcher(s.framing(), 0)}
+			s.check(c.Expect(m), "the first message of the stream", "the server stopped serving")
+			replyLen = m.n
+		} else {
+			if ok, why := s.dependsOn("roundtrip"); !ok {
+				s.skip("cut-mid-stream cuts a request and its answer, and " + why)
+			}
+			var m protocol.Matcher
+			req, m = c.next()
+			cm := &counting{m: m}
+			s.check(c.Write(req), "the request to be sent", "the server closed the connection")
+			s.check(c.Expect(cm), "the answer to "+quote(req), "the server stopped answering")
+			replyLen = cm.n
+		}
+		c.Close()
+		reqAt, replyAt := offsets(len(req), limit), offsets(replyLen, limit)
+		s.note("offsets", fmt.Sprintf("the connection ended at %d of the request's %d offsets and after %d of the reply's %d", len(reqAt), len(req), len(replyAt), replyLen))
+		after := "a whole exchange" // the cut before this one, which a failure names
+		next := func(what string) *client {
+			c, err := tryConnect(s)
+			if err != nil {
+				s.failf("a new client greeted after "+after, err.Error(),
+					"the server died or stopped accepting when a client's connection ended there: an unhandled exception on a truncated request or on EOF mid-reply (a parse of a partial line, a send after the peer left)")
+			}
+			after = what
+			return c
+		}
+		for _, k := range reqAt {
+			c := next(fmt.Sprintf("a client's connection ended (FIN) after %d bytes of its request", k))
+			if k > 0 {
+				s.check(c.Write(req[:k]), "part of the request to be sent", "the server closed the connection")
+			}
+			cutClose(c)
+		}
+		for _, k := range replyAt {
+			c := next(fmt.Sprintf("a client's connection ended (FIN) after %d bytes of its reply", k))
+			var m protocol.Matcher = protocol.NewMessageMatcher(s.framing(), 0)
+			if !s.isOneWay() {
+				var r []byte
+				r, m = c.next()
+				s.check(c.Write(r), "the request to be sent", "the server closed the connection")
+			}
+			if err := c.Expect(&cutAt{m: m, k: k}); err != nil {
+				s.failf(fmt.Sprintf("the first %d bytes of the reply to a client after %s", k, after), err.Error(),
+					"the server stopped answering when a client's connection ended there")
+			}
+			cutClose(c)
+		}
+		// Each cut's effect showed on the next client; the last one's
+		// on this one (and on the liveness probe after the behaviour).
+		servedFreshOnce(s, after)
+	})
+
 	behave("connection-churn", func(s *spec) {
 		cycles := churnCycles
-		if !s.External && (s.Protocol != "echo" || s.Model == "fork") {
+		if s.short() {
 			cycles = churnCyclesShort
 			s.note("cycles", fmt.Sprintf("%d cycles: descriptor leaks belong to the model, whose echo target runs the full %d (the fork model spends a process per connection, so it runs %d there too)", cycles, churnCycles, churnCyclesShort))
 		}
@@ -114,4 +185,68 @@ func churnOnce(s *spec) error {
 		return err
 	}
 	return c.roundtrip()
+}
+
+// cutClose ends a client's connection as toxiproxy's limit_data does: FIN
+// first, then a close (a reset, if the server's bytes are still arriving).
+func cutClose(c *client) {
+	_ = c.CloseWrite()
+	_ = c.Close()
+}
+
+// offsets returns the offsets 0 to n-1, or limit of them spread evenly over
+// that range, the first and the last included.
+func offsets(n, limit int) []int {
+	k := min(n, limit)
+	out := make([]int, k)
+	for i := range out {
+		out[i] = i
+		if n > limit {
+			out[i] = i * (n - 1) / (limit - 1)
+		}
+	}
+	return out
+}
+
+// counting is a matcher that counts the bytes m consumed: the length of a
+// reply.
+type counting struct {
+	m protocol.Matcher
+	n int
+}
+
+func (c *counting) Match(p []byte, eof bool) (int, bool, error) {
+	n, done, err := c.m.Match(p, eof)
+	c.n += n
+	return n, done, err
+}
+
+// Reply passes on what m asks the client to send (the file protocol's ok).
+func (c *counting) Reply(dst []byte) []byte { return reply(c.m, dst) }
+
+// cutAt is a matcher that is done once k bytes of the reply have arrived;
+// until then m matches them (and asks for what the client must send).
+type cutAt struct {
+	m    protocol.Matcher
+	k, n int
+}
+
+func (c *cutAt) Match(p []byte, eof bool) (int, bool, error) {
+	if c.n+len(p) >= c.k {
+		return 0, true, nil
+	}
+	n, done, err := c.m.Match(p, eof)
+	c.n += n
+	return n, done, err
+}
+
+// Reply passes on what m asks the client to send.
+func (c *cutAt) Reply(dst []byte) []byte { return reply(c.m, dst) }
+
+// reply appends what a Replier matcher asks the client to send.
+func reply(m protocol.Matcher, dst []byte) []byte {
+	if r, ok := m.(protocol.Replier); ok {
+		return r.Reply(dst)
+	}
+	return dst
 }

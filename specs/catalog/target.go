@@ -58,6 +58,9 @@ type Target struct {
 	// Strict fails a behaviour on a missed should-level check, which
 	// otherwise passes it non-strictly with a NonStrict note.
 	Strict bool
+	// PID is the server's process id, 0 if unknown: slow-reader reads its
+	// resident memory (VmRSS in /proc/PID/status) while clients do not read.
+	PID int
 
 	mu       sync.Mutex
 	live     liveness // what a fresh client of a stream server gets (Reach)
