@@ -2,6 +2,7 @@ package specs_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,9 +40,17 @@ const (
 // model drives alike, so more models would add time, not coverage.
 var rawModels = []string{"goroutine", "epoll"}
 
+// ipv6Models are the models whose echo target also runs over IPv6, named
+// MODEL/echo/tcp/ipv6 and listening on [::1]:0 alone: one per way of making
+// a listener (net.Listen for the goroutine, iterative, pool and fork models,
+// raw sockets for thread, the reactor's sockets, SO_REUSEPORT), since the
+// address family is the listener's business and the protocols' only through
+// it.
+var ipv6Models = []string{"goroutine", "thread", "epoll", "reuseport"}
+
 // referenceTargets is every model × network × protocol of the registry in
-// line framing, and the raw-framing targets of rawModels, named
-// MODEL/PROTOCOL/NETWORK/raw.
+// line framing, the raw-framing targets of rawModels, named
+// MODEL/PROTOCOL/NETWORK/raw, and the IPv6 targets of ipv6Models.
 func referenceTargets() []*catalog.Target {
 	var tgs []*catalog.Target
 	for _, m := range registry.Models() {
@@ -63,6 +72,12 @@ func referenceTargets() []*catalog.Target {
 				}
 				if n == targets.TCP && p.Framed && slices.Contains(rawModels, m.Name) {
 					tgs = append(tgs, referenceTarget(m, p, n, protocol.Raw))
+				}
+				if n == targets.TCP && p.Name == "echo" && slices.Contains(ipv6Models, m.Name) {
+					tg := referenceTarget(m, p, n, protocol.Line)
+					tg.Name += "/ipv6"
+					tg.Addr = ipv6Listen // startReference listens there
+					tgs = append(tgs, tg)
 				}
 			}
 		}
@@ -145,6 +160,9 @@ type ginkgoT struct{ FullGinkgoTInterface }
 
 func (ginkgoT) Note(name, value string) { AddReportEntry(name, value) }
 
+// ipv6Listen is the address of the IPv6 targets.
+const ipv6Listen = "[::1]:0"
+
 // startReference starts tg's reference server in-process and arranges its
 // Close.
 func startReference(tg *catalog.Target) {
@@ -153,6 +171,14 @@ func startReference(tg *catalog.Target) {
 		Fail(err.Error())
 	}
 	cfg := targets.Config{Network: tg.Network, Protocol: tg.Protocol, Options: tg.Options}
+	if tg.Addr == ipv6Listen {
+		cfg.Listen = []string{ipv6Listen}
+		if l, err := net.Listen(tg.Network, ipv6Listen); err != nil {
+			Skip(fmt.Sprintf("this machine has no IPv6 loopback: %v", err))
+		} else {
+			l.Close()
+		}
+	}
 	if tg.Protocol == "file" {
 		// The root is a directory inside a private one, so that
 		// path-traversal can plant a file beside the root without sharing
