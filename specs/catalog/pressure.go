@@ -34,13 +34,14 @@ const (
 	slowReadersRef   = 8
 	slowReadersShort = 4
 	// readerPush is what an echo client that does not read sends at most
-	// (a client of another protocol sends a quarter of it in pipelined
-	// requests):
+	// (a client of another protocol sends pipelinedPush of pipelined
+	// requests, whose replies are as large or larger):
 	// far more than a bounded server buffers for it (the reference
 	// models stop reading a connection whose output holds 1 MiB), so a
 	// server that reads it all and queues the echo grows by readerPush.
-	readerPush = 16 << 20
-	pushChunk  = 256 << 10
+	readerPush    = 16 << 20
+	pipelinedPush = 2 << 20
+	pushChunk     = 256 << 10
 	// pushStall is how long a push may make no progress before the
 	// server counts as no longer reading it.
 	pushStall = 100 * time.Millisecond
@@ -114,10 +115,15 @@ func init() {
 		default:
 			// Pipelined requests, over and over: their replies (as
 			// large as the requests or larger) exceed the socket
-			// buffers many times.
+			// buffers. A reference target gets one batch: the model's
+			// sends are its echo target's business, and millions of
+			// short requests cost seconds.
 			batch, _, _ := pipelineBatch(s)
-			for len(push) < readerPush/4 {
+			for len(push) < pipelinedPush || push == nil {
 				push = append(push, batch...)
+				if s.short() {
+					break
+				}
 			}
 		}
 		n := slowReaders
