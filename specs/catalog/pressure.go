@@ -52,6 +52,10 @@ const (
 	// burstSize connections open at once in accept-burst.
 	burstSize      = 1000
 	burstSizeShort = 50
+	// A burst's clients read little at a time and stop a reply past
+	// burstReplyMax: a thousand of them hold a few MiB.
+	burstReadSize = 4 << 10
+	burstReplyMax = 16 << 10
 	// burstConnectWait is how long each connect of the burst may take.
 	// On loopback a connect completes at once unless the server's kernel
 	// dropped its SYN because the listen backlog was full; the client
@@ -474,6 +478,7 @@ func (b *burst) one(s *spec, i int) {
 	// The per-step wait is the whole budget: the watcher, not a
 	// deadline, decides when a client has waited too long.
 	conn.Timeout = burstBudget
+	conn.ReadSize = burstReadSize
 	c := &client{Conn: conn, s: s, pc: newProtocolClient(s, protocol.ClientOptions{})}
 	err = exchangeOnce(c)
 	b.mu.Lock()
@@ -528,19 +533,42 @@ func (b *burst) watch(s *spec, now time.Time) {
 }
 
 // exchangeOnce is the protocol's first exchange on c: the greeting and one
-// request, or the first message of a one-way stream.
+// request, or the first message of a one-way stream; a reply longer than
+// burstReplyMax is a wrong one (a thousand clients that each collected
+// megabytes of a server that sends without end would hold gigabytes).
 func exchangeOnce(c *client) error {
-	if m := c.pc.Greeting(); m != nil {
-		if err := c.Expect(m); err != nil {
+	if g := c.pc.Greeting(); g != nil {
+		if err := c.Expect(&capped{m: g, max: burstReplyMax}); err != nil {
 			return fmt.Errorf("greeting: %w", err)
 		}
 	}
 	if c.s.isOneWay() {
-		_, err := c.message()
+		return c.Expect(&capped{m: protocol.NewMessageMatcher(c.s.framing(), 0), max: burstReplyMax})
+	}
+	req, m := c.next()
+	if err := c.Write(req); err != nil {
 		return err
 	}
-	return c.roundtrip()
+	return c.Expect(&capped{m: m, max: burstReplyMax})
 }
+
+// capped is a matcher for which a reply past max bytes is a wrong reply.
+type capped struct {
+	m      protocol.Matcher
+	max, n int
+}
+
+func (c *capped) Match(p []byte, eof bool) (int, bool, error) {
+	n, done, err := c.m.Match(p, eof)
+	c.n += n
+	if err == nil && !done && c.n+len(p)-n > c.max {
+		return n, false, fmt.Errorf("%w: more than %d bytes", protocol.ErrWrongReply, c.max)
+	}
+	return n, done, err
+}
+
+// Reply passes on what m asks the client to send.
+func (c *capped) Reply(dst []byte) []byte { return reply(c.m, dst) }
 
 // judge fails, passes non-strictly or passes the burst.
 func (b *burst) judge(s *spec) {

@@ -12,6 +12,7 @@
 package wire
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,10 @@ type Conn struct {
 	c net.Conn
 	// Timeout is the per-step wait: a reply, a close.
 	Timeout time.Duration
+	// ReadSize is how much one read takes at most, 64 KiB if 0: a
+	// behaviour that holds a thousand connections keeps it small. Set it
+	// before the first read.
+	ReadSize int
 
 	in    []byte // received, not yet consumed by a matcher
 	store []byte
@@ -134,7 +139,7 @@ func DialWith(d *net.Dialer, network, addr string, timeout time.Duration) (*Conn
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{c: c, Timeout: timeout, tmp: make([]byte, 64<<10)}, nil
+	return &Conn{c: c, Timeout: timeout}, nil
 }
 
 // NetConn returns the underlying connection.
@@ -231,6 +236,9 @@ func (c *Conn) consume(n int) {
 func (c *Conn) fill(deadline time.Time) error {
 	if err := c.c.SetReadDeadline(deadline); err != nil {
 		return err
+	}
+	if c.tmp == nil {
+		c.tmp = make([]byte, cmp.Or(c.ReadSize, 64<<10))
 	}
 	n, err := c.c.Read(c.tmp)
 	if n > 0 {
