@@ -2,8 +2,10 @@ package broken
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/socklab/socklab/protocol"
@@ -30,14 +32,23 @@ func (c lockedSendConn) Write(p []byte) (int, error) {
 // queue in memory, which a goroutine of its own sends on (asyncio's
 // transport.write() without await drain()). The server goes on reading
 // from a client that does not read, and the queue grows with what it sends.
+//
+// The queue lives outside Go's heap, in memory mapped for it: a test runs
+// this server in its own process, whose heap may hold hundreds of MiB of
+// freed pages that a queue on the heap would reuse unseen, while mapped
+// pages show in the process's RSS as soon as they are written.
 type queueConn struct {
 	targets.Conn
-	mu     sync.Mutex
-	cond   sync.Cond
-	q      [][]byte
-	err    error // why the sender stopped: a send failed, or the close
-	sender sync.WaitGroup
+	mu         sync.Mutex
+	cond       sync.Cond
+	arena      []byte // mapped on the first write; arena[head:tail] is unsent
+	head, tail int
+	err        error // why the sender stopped: a send failed, or the close
+	sender     sync.WaitGroup
 }
+
+// queueArena is the most a queue holds; past it, Write waits for room.
+const queueArena = 32 << 20
 
 func newQueueConn(c targets.Conn) *queueConn {
 	q := &queueConn{Conn: c}
@@ -49,23 +60,26 @@ func newQueueConn(c targets.Conn) *queueConn {
 
 func (c *queueConn) send() {
 	defer c.sender.Done()
+	buf := make([]byte, 64<<10)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
-		for len(c.q) == 0 && c.err == nil {
+		for c.head == c.tail && c.err == nil {
 			c.cond.Wait()
 		}
 		if c.err != nil {
 			return
 		}
-		b := c.q[0]
-		c.q[0] = nil
-		c.q = c.q[1:]
+		n := copy(buf, c.arena[c.head:c.tail])
 		c.mu.Unlock()
-		_, err := c.Conn.Write(b)
+		_, err := c.Conn.Write(buf[:n])
 		c.mu.Lock()
-		if err != nil && c.err == nil {
-			c.err, c.q = err, nil
+		switch {
+		case c.err != nil:
+		case err != nil:
+			c.err = err
+		default:
+			c.head += n
 		}
 		c.cond.Broadcast()
 	}
@@ -74,18 +88,37 @@ func (c *queueConn) send() {
 func (c *queueConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil {
-		return 0, c.err
+	if c.arena == nil && c.err == nil {
+		a, err := syscall.Mmap(-1, 0, queueArena, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+		if err != nil {
+			return 0, fmt.Errorf("map the reply queue: %w", err)
+		}
+		c.arena = a
 	}
-	c.q = append(c.q, bytes.Clone(p))
-	c.cond.Broadcast()
+	for written := 0; written < len(p); {
+		if c.err != nil {
+			return written, c.err
+		}
+		if c.tail == len(c.arena) && c.head > 0 {
+			c.tail = copy(c.arena, c.arena[c.head:c.tail])
+			c.head = 0
+		}
+		if c.tail == len(c.arena) {
+			c.cond.Wait()
+			continue
+		}
+		k := copy(c.arena[c.tail:], p[written:])
+		c.tail += k
+		written += k
+		c.cond.Broadcast()
+	}
 	return len(p), nil
 }
 
 // CloseWrite sends what is queued, then FIN.
 func (c *queueConn) CloseWrite() error {
 	c.mu.Lock()
-	for len(c.q) > 0 && c.err == nil {
+	for c.head < c.tail && c.err == nil {
 		c.cond.Wait()
 	}
 	err := c.err
@@ -99,7 +132,7 @@ func (c *queueConn) CloseWrite() error {
 func (c *queueConn) kill() {
 	c.mu.Lock()
 	if c.err == nil {
-		c.err, c.q = io.ErrClosedPipe, nil
+		c.err = io.ErrClosedPipe
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -109,6 +142,12 @@ func (c *queueConn) Close() error {
 	c.kill()
 	err := c.Conn.Close() // ends a send blocked on the socket
 	c.sender.Wait()
+	c.mu.Lock()
+	if c.arena != nil {
+		_ = syscall.Munmap(c.arena)
+		c.arena = nil
+	}
+	c.mu.Unlock()
 	return err
 }
 

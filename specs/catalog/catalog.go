@@ -139,7 +139,7 @@ var behaviours = []Behaviour{
 	{ID: "slow-clients", Area: "pressure", Kind: Stream,
 		Requirement: "a fresh client is served within the timeout while 200 clients (past a declared capacity, all but one slot) each hold half a request and stall"},
 	{ID: "slow-reader", Area: "pressure", Kind: Stream,
-		Requirement: "a fresh client is served within the timeout while 32 clients do not read the large replies they asked for; with --pid, an echo server's RSS grows by at most 4 MiB a client",
+		Requirement: "a fresh client is served within the timeout while 16 clients do not read the large replies they asked for; with --pid, an echo server's RSS grows by at most 4 MiB a client",
 		Should:      "with --pid, a file server's RSS grows by at most 4 MiB a client too (it streams the 8 MiB file instead of reading it whole)"},
 }
 

@@ -30,7 +30,7 @@ const (
 	openParallel = 8
 
 	// slowReaders clients ask for large replies and do not read them.
-	slowReaders      = 32
+	slowReaders      = 16
 	slowReadersRef   = 8
 	slowReadersShort = 4
 	// readerPush is what an echo client that does not read sends at most

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/specs/internal/wire"
 )
 
 // Resilience sizes.
@@ -21,6 +22,8 @@ const (
 	// cut-mid-stream ends a connection at (every offset of a shorter one).
 	cutOffsets      = 64
 	cutOffsetsShort = 16
+	// cutSettle is how long a cut waits for the server's close.
+	cutSettle = 100 * time.Millisecond
 )
 
 // resilienceSpecs: clients that misbehave, then many short connections.
@@ -77,9 +80,8 @@ func init() {
 	behave("cut-mid-stream", func(s *spec) {
 		// toxiproxy's limit_data: the connection ends after k bytes, at
 		// every k. Mid-request the server reads part of a request, then
-		// EOF; mid-reply its client is gone while it answers (FIN first,
-		// then a reset for what it sends after). reset-survival is the
-		// same with RST.
+		// EOF; mid-reply its client half-closes while it answers.
+		// reset-survival is the same with RST.
 		limit := cutOffsets
 		if s.short() {
 			limit = cutOffsetsShort
@@ -106,6 +108,23 @@ func init() {
 		reqAt, replyAt := offsets(len(req), limit), offsets(replyLen, limit)
 		s.note("offsets", fmt.Sprintf("the connection ended at %d of the request's %d offsets and after %d of the reply's %d", len(reqAt), len(req), len(replyAt), replyLen))
 		after := "a whole exchange" // the cut before this one, which a failure names
+		// Each cut waits for the server to close the connection, as it
+		// does once its client has half-closed: the cuts then come one
+		// after another as the server takes them, never faster than a
+		// small listen backlog holds. A server that does not close (a
+		// stream that goes on, or close-on-eof's defect) is not waited
+		// for again.
+		paced := true
+		cutClose := func(c *client) {
+			_ = c.CloseWrite()
+			if paced {
+				if ending, _, _ := c.ReadUntilClosed(cutSettle); ending == wire.StillOpen {
+					paced = false
+					s.note("not paced", fmt.Sprintf("the server did not close within %v of its client's FIN (%s): the cuts after it did not wait for its close", cutSettle, after))
+				}
+			}
+			_ = c.Close()
+		}
 		next := func(what string) *client {
 			c, err := tryConnect(s)
 			if err != nil {
@@ -185,13 +204,6 @@ func churnOnce(s *spec) error {
 		return err
 	}
 	return c.roundtrip()
-}
-
-// cutClose ends a client's connection as toxiproxy's limit_data does: FIN
-// first, then a close (a reset, if the server's bytes are still arriving).
-func cutClose(c *client) {
-	_ = c.CloseWrite()
-	_ = c.Close()
 }
 
 // offsets returns the offsets 0 to n-1, or limit of them spread evenly over
