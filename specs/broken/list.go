@@ -260,7 +260,7 @@ var servers = []Server{
 		Name: "unbounded-replies", Protocol: "echo", Network: targets.TCP, MeasureRSS: true,
 		Defect: "queues every reply in memory and goes on reading (asyncio's transport.write() without await drain()): clients that do not read make it grow without bound",
 		Fails:  []string{"slow-reader"},
-		Start:  start(streamSpec{protocol: "echo", conn: func(c targets.Conn) targets.Conn { return newQueueConn(c) }}),
+		Start:  measured(start(streamSpec{protocol: "echo", conn: func(c targets.Conn) targets.Conn { return newQueueConn(c) }})),
 	},
 	{
 		Name: "small-backlog", Protocol: "echo", Network: targets.TCP,

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -38,7 +39,8 @@ type Server struct {
 	Fails []string
 	// MeasureRSS says the suite must be given the server's process id
 	// (--pid): its defect is memory. The server runs in the test's own
-	// process, whose other servers' memory is small beside its growth.
+	// process, which returns its free memory to the system as it runs (see
+	// measured), so the process's RSS follows the server's growth.
 	MeasureRSS bool
 	// Start starts it on loopback port 0 (or a temporary Unix path); root
 	// is the file protocol's directory.
@@ -259,4 +261,50 @@ func (s *streamServer) dropOnIPv6() error {
 		}
 	}()
 	return nil
+}
+
+// measuredServer is a broken server whose defect is memory, run inside a
+// test process: that process's heap churns with every other test's
+// allocations, and the Go runtime keeps freed pages resident, so the
+// server's growth would land on pages already counted and RSS would hide
+// it. It returns free pages to the system every tick, so RSS follows the
+// live heap and the server's growth shows.
+type measuredServer struct {
+	targets.Server
+	stop chan struct{}
+	done chan struct{}
+}
+
+// rssTick is how often a measured server returns free memory.
+const rssTick = 100 * time.Millisecond
+
+func measured(start func(string) (targets.Server, error)) func(string) (targets.Server, error) {
+	return func(root string) (targets.Server, error) {
+		srv, err := start(root)
+		if err != nil {
+			return nil, err
+		}
+		m := &measuredServer{Server: srv, stop: make(chan struct{}), done: make(chan struct{})}
+		go func() {
+			defer close(m.done)
+			t := time.NewTicker(rssTick)
+			defer t.Stop()
+			for {
+				debug.FreeOSMemory()
+				select {
+				case <-m.stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		return m, nil
+	}
+}
+
+// Close stops returning memory and closes the server, waiting for both.
+func (m *measuredServer) Close() error {
+	close(m.stop)
+	<-m.done
+	return m.Server.Close()
 }
