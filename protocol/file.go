@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -72,6 +72,10 @@ const (
 // A put sends nothing after its bytes, as in the tutorial; its bytes go to a
 // temporary file in the root, renamed over NAME only once all SIZE bytes
 // arrived, so an interrupted upload never leaves a partial file under NAME.
+// The temporary file is out of every client's reach: its name starts with
+// tmpPrefix, which the name check refuses in any component of a name, and
+// ends in random bytes, so another client can neither read a partial upload
+// (get) nor replace it (put) before it lands under the uploader's name.
 // Refusals and unknown commands get a "no: …" line and the connection stays
 // usable. Names are resolved with os.Root, which refuses ".." escapes,
 // absolute paths and symlinks that leave the root.
@@ -202,10 +206,27 @@ func parseFileCommand(line []byte) (fileRequest, error) {
 		return c, errUnknownCommand
 	}
 	c.name = fields[1]
-	if c.name == "" || strings.ContainsRune(c.name, 0) || c.name[0] == '/' {
+	if c.name == "" || strings.ContainsRune(c.name, 0) || c.name[0] == '/' || reserved(c.name) {
 		return c, errBadName
 	}
 	return c, nil
+}
+
+// tmpPrefix starts the name of every upload in progress. Names with a
+// component that starts with it are refused, so uploads in progress are
+// invisible through the protocol.
+const tmpPrefix = ".socklab-put-"
+
+// reserved reports whether a component of name starts with tmpPrefix. Every
+// component is checked, not only the last: "sub/../.socklab-put-…" or a
+// symlink to the root ("link/.socklab-put-…") reach the root too.
+func reserved(name string) bool {
+	for c := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(c, tmpPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // reply writes one message of the server's, with its terminator.
@@ -305,9 +326,12 @@ func (s *fileSession) endGet() {
 	s.mode = fileCommand
 }
 
-// putSeq makes temporary names unique within a process; the pid makes them
-// unique across the fork model's processes sharing a root.
-var putSeq atomic.Uint64
+// tmpName returns a fresh name for an upload in progress: the prefix the
+// name check refuses, the pid (for whoever cleans up after a crash) and 128
+// random bits, so that the name cannot be guessed either.
+func tmpName() string {
+	return fmt.Sprintf("%s%d-%s.tmp", tmpPrefix, os.Getpid(), rand.Text())
+}
 
 func (s *fileSession) startPut(c fileRequest, out *bytes.Buffer) {
 	root, err := s.openRoot()
@@ -335,7 +359,7 @@ func (s *fileSession) startPut(c fileRequest, out *bytes.Buffer) {
 		s.reply(out, "no: "+refusal(err))
 		return
 	}
-	name := fmt.Sprintf(".socklab-put-%d-%d.tmp", os.Getpid(), putSeq.Add(1))
+	name := tmpName()
 	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		s.reply(out, "no: "+refusal(err))

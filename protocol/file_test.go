@@ -425,3 +425,43 @@ func FuzzFileGetMatcher(f *testing.F) {
 		}
 	})
 }
+
+// TestFileUploadInProgressIsUnreachable: while one client's upload is under
+// way, a hostile client that knows (or lists) the temporary file's name can
+// neither read the partial upload nor replace it, by any spelling of the
+// name; the victim's upload then lands whole under the victim's name.
+func TestFileUploadInProgressIsUnreachable(t *testing.T) {
+	root, f := fileRoot(t)
+	victim := f()
+	defer victim.(Releaser).Release()
+	var out bytes.Buffer
+	victim.Data([]byte("put>victim.txt>10\nhalf-"), t0, &out)
+	if out.String() != "ok\n" {
+		t.Fatalf("victim's put: %q", out.String())
+	}
+	var tmp string
+	for _, e := range strings.Fields(rootEntries(t, root)) {
+		if strings.HasPrefix(e, ".socklab-put-") {
+			tmp = e
+		}
+	}
+	if tmp == "" {
+		t.Fatalf("no upload in progress in the root: %s", rootEntries(t, root))
+	}
+	for _, name := range []string{tmp, "./" + tmp, "sub/../" + tmp, "sub//../" + tmp} {
+		for _, cmd := range []string{"get>" + name + "\nok\n", "put>" + name + ">5\nEVIL!"} {
+			hostile := f()
+			got, _, err := drive(hostile, []string{cmd}, false)
+			hostile.(Releaser).Release()
+			must(t, err)
+			if !strings.HasPrefix(got, "no: bad name\n") {
+				t.Errorf("hostile %q: got %q, want no: bad name first", cmd, got)
+			}
+		}
+	}
+	out.Reset()
+	victim.Data([]byte("done!"), t0, &out)
+	if b, err := os.ReadFile(filepath.Join(root, "victim.txt")); err != nil || string(b) != "half-done!" {
+		t.Fatalf("victim.txt holds %q (%v), want the victim's upload", b, err)
+	}
+}
