@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -256,6 +257,8 @@ func refusal(err error) string {
 		return "not found"
 	case errors.Is(err, fs.ErrPermission):
 		return "permission denied"
+	case errors.Is(err, errNotRegular):
+		return errNotRegular.Error()
 	}
 	return "refused"
 }
@@ -266,19 +269,47 @@ func (s *fileSession) startGet(c fileRequest, out *bytes.Buffer) {
 		s.reply(out, "no: "+refusal(err))
 		return
 	}
-	f, err := root.Open(c.name)
+	f, err := openRegular(root, c.name)
 	if err != nil {
 		s.reply(out, "no: "+refusal(err))
 		return
 	}
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil {
 		f.Close()
-		s.reply(out, "no: not a regular file")
+		s.reply(out, "no: "+refusal(err))
 		return
 	}
 	s.src, s.left, s.mode = f, fi.Size(), fileAwaitOK
 	s.reply(out, "yes:"+strconv.FormatInt(s.left, 10))
+}
+
+// errNotRegular refuses a get of a directory, a FIFO, a socket or a device.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens name under root for reading if it is a regular file,
+// without ever blocking: opening a FIFO for reading waits for a writer, and
+// would freeze a reactor's every connection (a device may block, or act on
+// being opened). Non-regular files are refused before they are opened, and
+// the open itself is non-blocking and checked again with fstat, in case the
+// name was replaced in between.
+func openRegular(root *os.Root, name string) (*os.File, error) {
+	fi, err := root.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, errNotRegular
+	}
+	return f, nil
 }
 
 // Wake streams the next part of a get once out has drained.

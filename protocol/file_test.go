@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fileRoot makes a root directory with a few files and returns a factory of
@@ -463,5 +465,37 @@ func TestFileUploadInProgressIsUnreachable(t *testing.T) {
 	victim.Data([]byte("done!"), t0, &out)
 	if b, err := os.ReadFile(filepath.Join(root, "victim.txt")); err != nil || string(b) != "half-done!" {
 		t.Fatalf("victim.txt holds %q (%v), want the victim's upload", b, err)
+	}
+}
+
+// TestFileGetOfFIFORefused: a get of a FIFO is refused without blocking (an
+// open for reading waits for a writer, and the session's call would freeze
+// its driver), and so is a put over one.
+func TestFileGetOfFIFORefused(t *testing.T) {
+	root, f := fileRoot(t)
+	fifo := filepath.Join(root, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	// Let a blocked open go once the test is over, whatever its outcome.
+	t.Cleanup(func() {
+		if w, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			w.Close()
+		}
+	})
+	s := f()
+	defer s.(Releaser).Release()
+	done := make(chan string, 1)
+	go func() {
+		got, _, _ := drive(s, []string{"get>fifo\n", "put>fifo>1\n"}, false)
+		done <- got
+	}()
+	select {
+	case got := <-done:
+		if want := "no: not a regular file\nno: not a regular file\n"; got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("get of a FIFO blocked the session call")
 	}
 }

@@ -667,6 +667,58 @@ func TestFileCutUploadLeavesNothing(t *testing.T) {
 	})
 }
 
+// TestFileGetOfFIFORefusedPromptly: a FIFO in the root is not served. Opening
+// one for reading waits for a writer: done on a reactor's loop, it froze every
+// client of the server. The get must be refused at once, and another client
+// served beside the one that asked (after it, for a model of capacity 1).
+func TestFileGetOfFIFORefusedPromptly(t *testing.T) {
+	const prompt = 5 * time.Second
+	needProtocol(t, "file")
+	for _, m := range registry.Models() {
+		for _, network := range []string{targets.TCP, targets.Unix} {
+			if !m.Serves(network) {
+				continue
+			}
+			t.Run(m.Name+"/"+network, func(t *testing.T) {
+				t.Parallel()
+				root := t.TempDir()
+				fifo := filepath.Join(root, "fifo")
+				if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+					t.Skipf("mkfifo: %v", err)
+				}
+				if err := os.WriteFile(filepath.Join(root, "plain"), []byte("plain"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cfg := targets.Config{Network: network, Protocol: "file", Options: protocol.Options{Root: root}}
+				srv := start(t, m, cfg)
+				// Runs before the server's Close: a server stuck opening
+				// the FIFO is let go, so that a failure ends.
+				t.Cleanup(func() {
+					if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+						f.Close()
+					}
+				})
+				a := dial(t, srv)
+				a.SetDeadline(time.Now().Add(prompt))
+				io.WriteString(a, "get>fifo\n")
+				if line := readLine(t, bufio.NewReader(a)); !strings.HasPrefix(line, "no") {
+					t.Fatalf("get of a FIFO: reply %q, want a refusal starting with no", line)
+				}
+				if m.Capacity(cfg) == 1 {
+					a.Close()
+				}
+				b := dial(t, srv)
+				b.SetDeadline(time.Now().Add(prompt))
+				io.WriteString(b, "get>plain\nok\n")
+				r := bufio.NewReader(b)
+				if line := readLine(t, r); line != "yes:5\n" {
+					t.Fatalf("get of a regular file beside it: reply %q, want yes:5", line)
+				}
+			})
+		}
+	}
+}
+
 func TestCloseWithLiveClientReturnsAndReleases(t *testing.T) {
 	forEachStream(t, "hello", targets.Config{}, func(t *testing.T, _ targets.Model, srv targets.Server) {
 		c := dial(t, srv)
