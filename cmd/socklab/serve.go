@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/registry"
@@ -60,6 +61,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	maxRequests := fs.Int("max-requests", 0, "http protocol: requests answered on one connection, the last with Connection: close, as nginx's keepalive_requests (0: no limit)")
 	var framing protocol.Framing
 	fs.Var(&framing, "framing", "how messages end: `line|raw` (line: \"\\n\" ends each, the default; raw: the tutorials' dialect, one read is one message and replies carry no terminator)")
+	allowRemote := fs.Bool("allow-remote", false, "listen on an address other machines can reach (every interface, \":PORT\", 0.0.0.0, [::], an address that is not loopback); the default is loopback and Unix sockets only")
 	verbose := fs.Bool("v", false, "log every connection's end on stderr (default: warnings only)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -88,6 +90,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}{{"workers", *workers}, {"max-conns", *maxConns}, {"max-line", *maxLine}} {
 		if f.v < 0 {
 			return usageError("--%s %d: want a positive number, or 0 for the default", f.name, f.v)
+		}
+	}
+	for _, a := range listen {
+		if err := loadgen.CheckListen(*network, a, *allowRemote); err != nil {
+			return usageError("--listen %s: %v", a, err)
 		}
 	}
 	if *lineDelay < 0 {

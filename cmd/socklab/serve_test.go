@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -218,11 +219,23 @@ func TestServeBadInputExitsTwoWithOneLine(t *testing.T) {
 		{name: "missing poem", args: []string{"--protocol", "poetry", "--poem", "/nonexistent/poem"}, want: "--poem"},
 		{name: "unknown framing", args: []string{"--framing", "lines"}, want: "want line, raw or auto"},
 		{name: "a server does not probe", args: []string{"--framing", "auto"}, want: "a server does not probe"},
+		// A reference server (the file server's uploads above all) stays
+		// on loopback unless remote clients are explicitly allowed.
+		{name: "every interface", args: []string{"--listen", ":0"}, want: "--allow-remote"},
+		{name: "unspecified IPv4", args: []string{"--listen", "0.0.0.0:0"}, want: "--allow-remote"},
+		{name: "unspecified IPv6", args: []string{"--listen", "[::]:0"}, want: "--allow-remote"},
+		{name: "address not loopback", args: []string{"--listen", "192.0.2.1:0"}, want: "--allow-remote"},
+		{name: "one of several not loopback", args: []string{"--listen", "127.0.0.1:0", "--listen", ":0"}, want: "--listen :0"},
+		{name: "udp every interface", args: []string{"--model", "udp", "--listen", ":0"}, want: "--allow-remote"},
+		{name: "file server every interface", args: []string{"--protocol", "file", "--listen", ":0"}, want: "--allow-remote"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(socklabBinary(t), append([]string{"serve"}, tt.args...)...)
+			// Bounded: a server that accepts bad input runs until killed.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, socklabBinary(t), append([]string{"serve"}, tt.args...)...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
