@@ -97,7 +97,7 @@ func (s *ackSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {
 
 func (s *ackSession) EOF(_ time.Time, out *bytes.Buffer) Step { return s.lines.eof(out) }
 
-func (s *ackSession) Wake(time.Time, *bytes.Buffer) Step { return Step{Close: s.lines.closed} }
+func (s *ackSession) Wake(_ time.Time, out *bytes.Buffer) Step { return s.lines.wake(out) }
 
 // ackClient sends "message SEQ" messages and expects their acknowledgement.
 type ackClient struct {

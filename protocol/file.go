@@ -96,7 +96,8 @@ type fileSession struct {
 	// get
 	src  *os.File
 	left int64 // bytes left to send or to receive
-	// input that arrived during a get's transfer, handled after it
+	// input that arrived during a get's transfer, or while the replies
+	// owed were over HighWater: handled after it (see lineSession)
 	held     []byte
 	overflow bool
 
@@ -114,17 +115,27 @@ func newFileSession(root string, f Framing, maxLine int) *fileSession {
 func (*fileSession) Open(time.Time, *bytes.Buffer) Step { return Step{} }
 
 func (s *fileSession) step() Step {
-	return Step{Close: s.closed, More: !s.closed && s.mode == fileSending}
+	return Step{Close: s.closed, More: !s.closed && (s.mode == fileSending || len(s.held) > 0)}
 }
 
 func (s *fileSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {
+	if len(s.held) > 0 && s.mode != fileSending {
+		s.held = append(s.held, in...) // in order, behind what is held
+		return s.step()
+	}
 	s.consume(in, out)
 	return s.step()
 }
 
-// consume handles input in the current mode.
+// consume handles input in the current mode. Command lines are answered
+// while the replies owed stay under HighWater (a line of garbage gets a
+// 20-byte refusal); past it the rest is held for Wake.
 func (s *fileSession) consume(in []byte, out *bytes.Buffer) {
 	for !s.closed && len(in) > 0 {
+		if s.mode != fileSending && s.mode != fileReceiving && out.Len() >= HighWater && s.frame.f == Line {
+			s.held = append(s.held, in...)
+			return
+		}
 		switch s.mode {
 		case fileSending:
 			// A lock-step client waits for the bytes; one that sends on
@@ -312,11 +323,21 @@ func openRegular(root *os.Root, name string) (*os.File, error) {
 	return f, nil
 }
 
-// Wake streams the next part of a get once out has drained.
+// Wake streams the next part of a get once out has drained, or answers
+// the input held while the replies owed were over HighWater.
 func (s *fileSession) Wake(_ time.Time, out *bytes.Buffer) Step {
-	if s.closed || s.mode != fileSending {
-		return s.step()
+	switch {
+	case s.closed:
+	case s.mode == fileSending:
+		s.send(out)
+	case len(s.held) > 0:
+		s.resume(out)
 	}
+	return s.step()
+}
+
+// send appends the next part of a get.
+func (s *fileSession) send(out *bytes.Buffer) {
 	n := int(min(s.left, fileChunk))
 	out.Grow(n)
 	buf := out.AvailableBuffer()[:n]
@@ -327,24 +348,28 @@ func (s *fileSession) Wake(_ time.Time, out *bytes.Buffer) Step {
 		// The file shrank under us: SIZE bytes were promised and cannot
 		// be sent, so the only honest end is to close.
 		s.close()
-		return s.step()
+		return
 	}
 	if s.left == 0 {
 		s.endGet()
-		held, overflow := s.held, s.overflow
-		s.held, s.overflow = nil, false
-		switch {
-		case overflow:
-			s.reply(out, "error: too much input during a transfer")
-			s.close()
-		default:
-			s.consume(held, out)
-			if s.eof {
-				s.endInput(out)
-			}
-		}
+		s.resume(out)
 	}
-	return s.step()
+}
+
+// resume handles the input held during a transfer or while the replies
+// owed were over HighWater, then an EOF that came behind it.
+func (s *fileSession) resume(out *bytes.Buffer) {
+	held, overflow := s.held, s.overflow
+	s.held, s.overflow = nil, false
+	if overflow {
+		s.reply(out, "error: too much input during a transfer")
+		s.close()
+		return
+	}
+	s.consume(held, out)
+	if s.eof && len(s.held) == 0 {
+		s.endInput(out)
+	}
 }
 
 // endGet closes the file of a finished or cancelled get.
@@ -449,8 +474,8 @@ func (s *fileSession) EOF(_ time.Time, out *bytes.Buffer) Step {
 		return s.step()
 	}
 	s.eof = true
-	if s.mode == fileSending {
-		return s.step()
+	if s.mode == fileSending || len(s.held) > 0 {
+		return s.step() // Wake ends the input once the transfer or the held input is done
 	}
 	s.endInput(out)
 	return s.step()

@@ -69,4 +69,4 @@ func (s *helloSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {
 
 func (s *helloSession) EOF(_ time.Time, out *bytes.Buffer) Step { return s.lines.eof(out) }
 
-func (s *helloSession) Wake(time.Time, *bytes.Buffer) Step { return Step{Close: s.lines.closed} }
+func (s *helloSession) Wake(_ time.Time, out *bytes.Buffer) Step { return s.lines.wake(out) }

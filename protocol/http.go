@@ -60,6 +60,11 @@ type httpSession struct {
 	headBytes int
 	req       httpRequest
 	bodyLeft  int64
+
+	// held is input not yet parsed because the responses owed reached
+	// HighWater (see lineSession), and heldEOF an EOF behind it.
+	held    []byte
+	heldEOF bool
 }
 
 // rawHTTPSession is the tutorials' "HTTP" server (seed 000's handle_request)
@@ -102,7 +107,27 @@ func newHTTPSession(maxLine, maxRequests int) *httpSession {
 func (*httpSession) Open(time.Time, *bytes.Buffer) Step { return Step{} }
 
 func (s *httpSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {
+	if len(s.held) > 0 {
+		s.held = append(s.held, in...)
+	} else {
+		s.consume(in, out)
+	}
+	return s.step()
+}
+
+func (s *httpSession) step() Step {
+	return Step{Close: s.closed, More: !s.closed && len(s.held) > 0}
+}
+
+// consume parses in and answers its requests until the responses owed reach
+// HighWater (a pipelined request line of 18 bytes gets 90), and holds the
+// rest for Wake.
+func (s *httpSession) consume(in []byte, out *bytes.Buffer) {
 	for !s.closed && len(in) > 0 {
+		if out.Len() >= HighWater {
+			s.held = append(s.held, in...)
+			return
+		}
 		if s.bodyLeft > 0 {
 			n := int(min(s.bodyLeft, int64(len(in))))
 			s.bodyLeft -= int64(n)
@@ -119,17 +144,32 @@ func (s *httpSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {
 			s.line(line, out)
 		}
 	}
-	return Step{Close: s.closed}
 }
 
-// EOF ends the connection; an unfinished request is dropped unanswered, as
-// there is no request to answer.
+// EOF ends the connection once the requests held are answered; an
+// unfinished request is dropped unanswered, as there is no request to
+// answer.
 func (s *httpSession) EOF(time.Time, *bytes.Buffer) Step {
-	s.closed = true
+	if len(s.held) > 0 && !s.closed {
+		s.heldEOF = true
+		return s.step()
+	}
+	s.closed, s.held = true, nil
 	return Step{Close: true}
 }
 
-func (s *httpSession) Wake(time.Time, *bytes.Buffer) Step { return Step{Close: s.closed} }
+// Wake answers the requests held, then the EOF behind them.
+func (s *httpSession) Wake(now time.Time, out *bytes.Buffer) Step {
+	if len(s.held) > 0 && !s.closed {
+		in := s.held
+		s.held = nil
+		s.consume(in, out)
+		if len(s.held) == 0 && s.heldEOF {
+			return s.EOF(now, out)
+		}
+	}
+	return s.step()
+}
 
 // line handles one line of a request head.
 func (s *httpSession) line(line []byte, out *bytes.Buffer) {

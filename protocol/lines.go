@@ -80,15 +80,47 @@ func (s *lineSplitter) buffered() int { return len(s.pending) }
 // oversize message with an error message and a close, treats an unfinished
 // last line at EOF as a line, and ignores everything after it has asked to
 // close.
+//
+// It answers lines only while the replies owed stay under HighWater: a
+// client that pipelines short lines and reads nothing would otherwise make
+// one read of 64 KiB of empty lines into megabytes of replies (the ack
+// reply is 30 bytes a line). Past HighWater the rest of the input is held,
+// the Step asks for More, and Wake goes on once the driver has written
+// enough; the driver reads nothing more meanwhile. Under Raw a Data call is
+// one message with one reply, so nothing is ever held.
 type lineSession struct {
 	frame  framer
 	closed bool
 	// onLine answers one message and reports whether to close.
 	onLine func(line []byte, out *bytes.Buffer) (close bool)
+	// held is input not yet cut into messages, and heldEOF an EOF that
+	// came behind it.
+	held    []byte
+	heldEOF bool
+}
+
+func (l *lineSession) step() Step {
+	return Step{Close: l.closed, More: !l.closed && len(l.held) > 0}
 }
 
 func (l *lineSession) data(in []byte, out *bytes.Buffer) Step {
+	if len(l.held) > 0 {
+		// Behind input already held: in order, after it.
+		l.held = append(l.held, in...)
+		return l.step()
+	}
+	l.consume(in, out)
+	return l.step()
+}
+
+// consume answers the messages of in until the replies owed reach
+// HighWater, and holds the rest.
+func (l *lineSession) consume(in []byte, out *bytes.Buffer) {
 	for !l.closed && len(in) > 0 {
+		if out.Len() >= HighWater && l.frame.f == Line {
+			l.held = append(l.held, in...)
+			return
+		}
 		line, rest, ok, err := l.frame.next(in)
 		in = rest
 		switch {
@@ -99,10 +131,26 @@ func (l *lineSession) data(in []byte, out *bytes.Buffer) Step {
 			l.closed = l.onLine(line, out)
 		}
 	}
-	return Step{Close: l.closed}
+}
+
+// wake answers the input held, then the EOF behind it.
+func (l *lineSession) wake(out *bytes.Buffer) Step {
+	if len(l.held) > 0 && !l.closed {
+		in := l.held
+		l.held = nil
+		l.consume(in, out)
+		if len(l.held) == 0 && l.heldEOF {
+			return l.eof(out)
+		}
+	}
+	return l.step()
 }
 
 func (l *lineSession) eof(out *bytes.Buffer) Step {
+	if len(l.held) > 0 && !l.closed {
+		l.heldEOF = true
+		return l.step()
+	}
 	if !l.closed {
 		line, ok, err := l.frame.flush()
 		switch {
@@ -113,5 +161,6 @@ func (l *lineSession) eof(out *bytes.Buffer) Step {
 		}
 		l.closed = true
 	}
+	l.held = nil
 	return Step{Close: true}
 }

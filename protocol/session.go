@@ -62,19 +62,27 @@ type Step struct {
 	// WakeAt, when not zero, is when the session wants Wake to be called
 	// (the poetry protocol's line delay).
 	WakeAt time.Time
-	// More says the session has more output to produce (a large file) and
-	// wants Wake once out has drained below LowWater. Output is produced
-	// lazily so that memory stays bounded whatever the reply's size.
+	// More says the session has more output to produce (a large file, or
+	// the answers to input it holds because it already owes HighWater
+	// bytes) and wants Wake once out has drained below LowWater. Output is
+	// produced lazily so that memory stays bounded whatever the reply's
+	// size. The driver reads nothing more from the peer while More is set.
 	More bool
 }
 
 // Output buffer water marks shared by every driver. A driver stops reading
-// from a connection while its output buffer holds HighWater bytes or more
-// (so a client that sends without reading cannot make a server buffer without
-// bound) and asks a session with More for output below LowWater.
+// from a connection while its output buffer holds HighWater bytes or more,
+// and while the session has More output; it asks a session with More for
+// output below LowWater. A session answers the requests of one read only
+// while it owes less than HighWater: past it, it holds the rest of the input
+// and asks for More (a read of 64 KiB of empty lines is 2 MiB of ack
+// replies). So a client that sends without reading costs a connection at
+// most HighWater and one reply (one read, for echo) of output, one read of
+// input and one unfinished line: a few hundred KiB, where the kernel's
+// socket buffers hold the bulk of what is in flight.
 const (
 	LowWater  = 64 << 10
-	HighWater = 1 << 20
+	HighWater = 128 << 10
 )
 
 // DefaultMaxLine is the default longest line a line-framed protocol accepts,

@@ -28,6 +28,10 @@ type Options struct {
 	// instead of making it within the event. At most one call is in
 	// flight; events that arrive meanwhile are queued in order, and the
 	// queued input counts toward protocol.HighWater.
+	//
+	// Input waits in the queue while LowWater bytes or more are owed, and
+	// the Conn reads ahead by one read at most: see the package
+	// documentation.
 	Deferred bool
 }
 
@@ -268,7 +272,21 @@ func (k *Conn) Done() Action {
 		}
 		return Action{}
 	}
-	k.out.Write(c.out.Bytes())
+	switch {
+	case k.out.Len() == 0:
+		// Nothing owed: take the call's buffer as it is, no copy.
+		k.out, c.out = c.out, k.out
+	case k.out.Available() < c.out.Len():
+		// Grow to the size needed, not to twice the old capacity as
+		// bytes.Buffer would: the connection keeps what it allocates.
+		var b bytes.Buffer
+		b.Grow(k.out.Len() + c.out.Len())
+		b.Write(k.out.Bytes())
+		b.Write(c.out.Bytes())
+		k.out = b
+	default:
+		k.out.Write(c.out.Bytes())
+	}
 	c.reset()
 	k.apply(kind, st)
 	k.kick()
@@ -291,9 +309,16 @@ func (k *Conn) invoke(kind kind, data []byte, now time.Time) {
 	k.kick()
 }
 
-// kick puts the next queued call in flight if none is.
+// kick puts the next queued call in flight if none is. Input waits in the
+// queue while the output owed is at LowWater or more: a call's session sees
+// only the call's own buffer, so it can keep its replies under HighWater
+// (see protocol.HighWater) only if the connection's buffer is low when the
+// call starts.
 func (k *Conn) kick() {
 	for !k.busy && len(k.queue) > 0 && k.state != stateClosed {
+		if k.queue[0].kind == callData && k.out.Len() >= protocol.LowWater {
+			return
+		}
 		p := k.queue[0]
 		k.queue[0] = pending{}
 		k.queue = k.queue[1:]
@@ -325,6 +350,9 @@ func (k *Conn) apply(kind kind, st protocol.Step) {
 func (k *Conn) next(now time.Time) Action {
 	if k.state != stateOpen {
 		return k.action()
+	}
+	if k.deferred {
+		k.kick() // input held back by the output owed may go now
 	}
 	if k.st.More && k.out.Len() < protocol.LowWater {
 		switch {
@@ -360,7 +388,12 @@ func (k *Conn) action() Action {
 		// writability.
 		a.WantWrite = k.out.Len() > 0 || k.st.More && !k.deferred
 		if !k.st.Close {
-			a.WantRead = !k.eof && k.out.Len()+k.queued < protocol.HighWater
+			// A session with More output holds input it has not
+			// answered yet, or is sending a large reply: what the peer
+			// sends meanwhile waits in the kernel, not here.
+			// A Deferred Conn reads ahead of its call in flight, but
+			// by one read or so: queued input is memory too.
+			a.WantRead = !k.eof && !k.st.More && k.out.Len()+k.queued < protocol.HighWater && k.queued < protocol.LowWater
 			a.WakeAt = k.st.WakeAt
 		}
 	case stateFIN:
@@ -412,6 +445,10 @@ func (c *Call) Run(now time.Time) {
 func (c *Call) reset() {
 	c.data, c.st = nil, protocol.Step{}
 	c.out.Reset()
+	if c.out.Cap() > protocol.LowWater {
+		// A large reply's buffer is not kept per connection while idle.
+		c.out = bytes.Buffer{}
+	}
 }
 
 // call makes one session call, appending output to out.

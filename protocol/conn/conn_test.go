@@ -495,3 +495,38 @@ func TestStepsMerge(t *testing.T) {
 		})
 	}
 }
+
+// TestMorePausesReading: a session with More output (a large reply being
+// produced, or input it holds unanswered because its replies reached
+// HighWater) gets no more input until it is done: what the peer sends
+// meanwhile waits in the kernel, not in the connection's memory.
+func TestMorePausesReading(t *testing.T) {
+	left := 3
+	f := &fake{
+		data: func(_ []byte, out *bytes.Buffer) protocol.Step {
+			out.WriteString("a")
+			return protocol.Step{More: true}
+		},
+		wake: func(_ time.Time, out *bytes.Buffer) protocol.Step {
+			out.WriteString("b")
+			left--
+			return protocol.Step{More: left > 0}
+		},
+	}
+	k := conn.New(f, conn.Options{})
+	checked(t, k.Open(t0), false)
+	a := checked(t, k.Received([]byte("q"), t0), false)
+	for a.WantWrite {
+		if a.WantRead && left > 0 {
+			t.Fatalf("session with More: %s; want reading paused", show(a))
+		}
+		if len(a.Out) > 0 {
+			a = checked(t, k.Wrote(len(a.Out), t0), false)
+		} else {
+			a = checked(t, k.Writable(t0), false)
+		}
+	}
+	if !a.WantRead || left != 0 {
+		t.Fatalf("More done (%d left): %s; want reading on", left, show(a))
+	}
+}

@@ -166,3 +166,32 @@ func TestDeferredReleaseWaitsForTheCallInFlight(t *testing.T) {
 		t.Fatalf("%d releases after more events, want 1", f.releases)
 	}
 }
+
+// TestDeferredInputWaitsWhileOutputOwed: a Deferred session sees only its
+// call's buffer, so it can keep what it owes under HighWater only if the
+// connection owes little when the call starts: input waits in the queue
+// while LowWater bytes or more are owed, and goes once they are written.
+func TestDeferredInputWaitsWhileOutputOwed(t *testing.T) {
+	f := echo()
+	k := conn.New(f, conn.Options{Deferred: true})
+	a := k.Open(t0)
+	inFlight(t, a.Call)()
+	checked(t, k.Done(), false)
+	a = checked(t, k.Received(make([]byte, protocol.LowWater), t0), true)
+	inFlight(t, a.Call)()
+	a = checked(t, k.Done(), false)
+	if len(a.Out) != protocol.LowWater {
+		t.Fatalf("after the first call: %s; want LowWater bytes owed", show(a))
+	}
+	if a = checked(t, k.Received([]byte("next"), t0), false); a.Call != nil {
+		t.Fatalf("LowWater bytes owed, input arrives: %s; want it queued, no call", show(a))
+	}
+	a = checked(t, k.Wrote(1, t0), false)
+	if a.Call == nil {
+		t.Fatalf("below LowWater owed: %s; want the queued input's call", show(a))
+	}
+	inFlight(t, a.Call)()
+	if got := strings.Join(f.calls, " "); !strings.HasSuffix(got, "data:next") {
+		t.Fatalf("session calls %q, want the queued input last", got)
+	}
+}

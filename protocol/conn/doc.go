@@ -47,9 +47,14 @@
 //     Close always has something to wait for, unless a Call is in flight.
 //
 // Out, FIN and Close never come together: FIN comes once every byte is
-// written and no More output is owed, Close last. Reading stops (WantRead false) while the buffer holds HighWater
-// bytes or more, after the peer's EOF and once the session asked to close;
-// a session with More output is woken for it while the buffer is below
+// written and no More output is owed, Close last. Reading stops (WantRead
+// false) while the buffer holds HighWater bytes or more, while the session
+// has More output (what the peer sends meanwhile waits in the kernel),
+// after the peer's EOF and once the session asked to close; a Deferred Conn
+// also reads ahead of its call in flight by one read at most, and starts a
+// call with input only while the buffer is below LowWater, since the
+// session sees only the call's own buffer. A session with More output is
+// woken for it while the buffer is below
 // LowWater, at most 64 times per event so that one fast reader of a large
 // reply cannot keep a loop from its other connections (WantWrite then
 // stays set: the next Writable goes on).
