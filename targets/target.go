@@ -73,8 +73,39 @@ type Model struct {
 	Capacity func(cfg Config) int
 	// Note is a caveat shown beside the model (platform limits, caps).
 	Note string
+	// Limit, if not nil, refuses a configuration beyond what the model can
+	// hold: more threads than the Go runtime allows, more goroutines or
+	// processes than are any use. Its error wraps ErrLimit and says the
+	// limit. Check calls it; the registry's Start checks first.
+	Limit func(cfg Config) error
 	// Start starts a server.
 	Start func(cfg Config) (Server, error)
+}
+
+// ErrLimit is returned for a configuration beyond what a model can hold.
+var ErrLimit = errors.New("beyond what the model can hold")
+
+// Check refuses a configuration m cannot run: a negative count, or one past
+// the model's Limit.
+func (m Model) Check(cfg Config) error {
+	switch {
+	case cfg.Workers < 0:
+		return fmt.Errorf("model %s: %d workers: must be positive", m.Name, cfg.Workers)
+	case cfg.MaxConns < 0:
+		return fmt.Errorf("model %s: max-conns %d: must be positive", m.Name, cfg.MaxConns)
+	case m.Limit != nil:
+		return m.Limit(cfg)
+	}
+	return nil
+}
+
+// AtMost is a Model.Limit helper: it refuses a setting (named as its flag,
+// "workers" or "max-conns") of n past limit, saying why.
+func AtMost(model, setting string, n, limit int, why string) error {
+	if n <= limit {
+		return nil
+	}
+	return fmt.Errorf("model %s: %s %d: %w: at most %d (%s)", model, setting, n, ErrLimit, limit, why)
 }
 
 // Serves reports whether m serves network; tcp4 and tcp6 (udp4, udp6) are

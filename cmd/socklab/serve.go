@@ -51,8 +51,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	var listen listenFlag
 	fs.Var(&listen, "listen", "address to listen on, repeatable (default 127.0.0.1:0, or a temporary path for unix networks)")
 	root := fs.String("root", "", "file protocol: the directory names are confined to (default: a fresh temporary directory)")
-	workers := fs.Int("workers", 0, "pool models: worker count (0: the model's default, 5 for pool)")
-	maxConns := fs.Int("max-conns", 0, "thread and fork: cap on concurrent connections (0: the model's default)")
+	workers := fs.Int("workers", 0, "pool models: worker count (0: the model's default, 5 for pool; see socklab models for each model's most)")
+	maxConns := fs.Int("max-conns", 0, "thread and fork: cap on concurrent connections (0: the model's default; thread: at most 9000, fork: at most 1024)")
 	ackReply := fs.String("ack-reply", "", "ack protocol: the answer ({msg} quotes the message; default "+fmt.Sprintf("%q", protocol.AckReply)+")")
 	banner := fs.String("banner", "", "banner protocol: the message (default "+fmt.Sprintf("%q", protocol.DefaultBanner)+")")
 	poem := fs.String("poem", "", "poetry protocol: a file whose lines are the poem (default: the built-in poem)")
@@ -91,6 +91,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		if f.v < 0 {
 			return usageError("--%s %d: want a positive number, or 0 for the default", f.name, f.v)
 		}
+	}
+	// The model says what it can hold: a cap past the threads Go allows,
+	// a million workers, are refused here, not found out at run time.
+	if err := m.Check(targets.Config{Network: *network, Listen: listen, Workers: *workers, MaxConns: *maxConns}); err != nil {
+		return usageError("%v", err)
 	}
 	for _, a := range listen {
 		if err := loadgen.CheckListen(*network, a, *allowRemote); err != nil {
@@ -149,7 +154,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 
 	srv, err := m.Start(cfg)
 	if err != nil {
-		if errors.Is(err, targets.ErrUnsupported) {
+		if errors.Is(err, targets.ErrUnsupported) || errors.Is(err, targets.ErrLimit) {
 			return usageError("%v", err)
 		}
 		return fmt.Errorf("start %s: %w", m.Name, err)

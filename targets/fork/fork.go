@@ -31,6 +31,10 @@ import (
 // 0.
 const DefaultMaxConns = 64
 
+// MaxConnsLimit is the highest cap the model takes: each child is a whole
+// process with a Go runtime of its own, several MiB of memory.
+const MaxConnsLimit = 1024
+
 // Grace is how long Close waits after SIGTERM before it kills a child.
 const Grace = 2 * time.Second
 
@@ -50,7 +54,8 @@ var Model = targets.Model{
 	Summary:  "one process per connection: the binary re-executed with the connection as fd 3",
 	Networks: []string{targets.TCP, targets.Unix},
 	Capacity: maxConns,
-	Note:     "at most --max-conns children (default 64); past it, accepting waits; main must call fork.Child",
+	Note:     "at most --max-conns children (default 64, at most 1024); past it, accepting waits; main must call fork.Child",
+	Limit:    limit,
 	Start:    Start,
 }
 
@@ -59,6 +64,10 @@ func maxConns(cfg targets.Config) int {
 		return cfg.MaxConns
 	}
 	return DefaultMaxConns
+}
+
+func limit(cfg targets.Config) error {
+	return targets.AtMost("fork", "max-conns", maxConns(cfg), MaxConnsLimit, "a connection is a process with a Go runtime of its own")
 }
 
 // Child serves the connection on descriptor 3 and exits if this process is
@@ -128,8 +137,8 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if _, err := targets.Normalize(&cfg); err != nil {
 		return nil, err
 	}
-	if cfg.MaxConns < 0 {
-		return nil, fmt.Errorf("model fork: max-conns %d: must be positive", cfg.MaxConns)
+	if err := (targets.Model{Name: "fork", Limit: limit}).Check(cfg); err != nil {
+		return nil, err
 	}
 	exe, err := selfExe()
 	if err != nil {

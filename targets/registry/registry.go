@@ -37,9 +37,10 @@ var models = []targets.Model{
 	guard(dgram.Unixgram),
 }
 
-// guard makes m's Start default the network to the model's first and
-// refuse a network the model does not serve (Model.Networks), so that this
-// rule is kept here, once, and no model checks its networks by hand.
+// guard makes m's Start default the network to the model's first, refuse a
+// network the model does not serve (Model.Networks) and a configuration it
+// cannot hold (Model.Check), so that these rules are kept here, once, and no
+// model checks them by hand.
 func guard(m targets.Model) targets.Model {
 	start := m.Start
 	m.Start = func(cfg targets.Config) (targets.Server, error) {
@@ -48,6 +49,9 @@ func guard(m targets.Model) targets.Model {
 		}
 		if !m.Serves(cfg.Network) {
 			return nil, targets.UnsupportedNetwork(m.Name, cfg.Network)
+		}
+		if err := m.Check(cfg); err != nil {
+			return nil, err
 		}
 		return start(cfg)
 	}

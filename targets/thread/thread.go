@@ -7,17 +7,21 @@
 // netpoller is not involved.
 //
 // Go stops a program that uses more than 10 000 OS threads, so the model
-// caps its connections (Config.MaxConns, default DefaultMaxConns); past the
-// cap it stops accepting until a thread frees, and further clients wait in
-// the listen backlog.
+// caps its connections (Config.MaxConns, default DefaultMaxConns, at most
+// MaxConnsLimit); past the cap it stops accepting until a thread frees, and
+// further clients wait in the listen backlog: the server neither dies nor
+// drops anyone it accepted.
 package thread
 
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +35,18 @@ import (
 // when Config.MaxConns is 0: well under Go's limit of 10 000 threads.
 const DefaultMaxConns = 1000
 
+// MaxConnsLimit is the highest cap the model takes. The Go runtime stops a
+// program that uses more than 10 000 OS threads (debug.SetMaxThreads) with a
+// fatal error and a dump of every goroutine; besides one thread per
+// connection it needs threads of its own (one per P, sysmon, the GC) and one
+// per listener, blocked in poll(2). A cap of 20 000 died so at 10 500
+// clients; this one leaves a thousand threads to spare.
+const MaxConnsLimit = 9000
+
+// threadReserve is how many threads the cap leaves to the rest of the
+// system when it is checked against what the kernel has left.
+const threadReserve = 256
+
 // backlog is listen(2)'s backlog; the kernel caps it at somaxconn, as Go's
 // net package does.
 const backlog = 4096
@@ -41,7 +57,8 @@ var Model = targets.Model{
 	Summary:  "one OS thread per connection: LockOSThread and blocking syscalls on a raw fd",
 	Networks: []string{targets.TCP, targets.Unix},
 	Capacity: maxConns,
-	Note:     "at most --max-conns threads (default 1000, under Go's 10 000-thread limit); past it, accepting waits",
+	Note:     "at most --max-conns threads (default 1000, at most 9000: Go's limit is 10 000 threads); past it, new clients wait in the listen backlog",
+	Limit:    limit,
 	Start:    Start,
 }
 
@@ -50,6 +67,64 @@ func maxConns(cfg targets.Config) int {
 		return cfg.MaxConns
 	}
 	return DefaultMaxConns
+}
+
+// limit refuses a cap the model cannot hold: past MaxConnsLimit, or past
+// the threads the system has left, since a thread the runtime fails to
+// create is as fatal as one past its own limit.
+func limit(cfg targets.Config) error {
+	n := maxConns(cfg)
+	if err := targets.AtMost("thread", "max-conns", n, MaxConnsLimit,
+		"a connection is an OS thread, and Go stops a program at 10 000"); err != nil {
+		return err
+	}
+	if free, ok := freeThreads(); ok {
+		return targets.AtMost("thread", "max-conns", n, max(free-threadReserve, 0),
+			"the threads this system has left: kernel.threads-max, kernel.pid_max, ulimit -u")
+	}
+	return nil
+}
+
+// freeThreads returns how many more threads the system lets this process
+// make: the lesser of kernel.threads-max and kernel.pid_max less the threads
+// that exist (the total of /proc/loadavg), and the soft RLIMIT_NPROC of a
+// user that is not root (which counts the user's other threads too, so it is
+// an upper bound). ok is false where none of this is known.
+func freeThreads() (free int, ok bool) {
+	readInt := func(path string, field int) (int, bool) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, false
+		}
+		f := strings.Fields(string(b))
+		if field >= len(f) {
+			return 0, false
+		}
+		n, err := strconv.Atoi(f[field])
+		return n, err == nil
+	}
+	threadsMax, ok1 := readInt("/proc/sys/kernel/threads-max", 0)
+	pidMax, ok2 := readInt("/proc/sys/kernel/pid_max", 0)
+	var total int
+	ok3 := false
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		// "0.20 0.18 0.12 1/80 11206": 80 threads exist.
+		if f := strings.Fields(string(b)); len(f) >= 4 {
+			if _, t, found := strings.Cut(f[3], "/"); found {
+				n, err := strconv.Atoi(t)
+				total, ok3 = n, err == nil
+			}
+		}
+	}
+	free = math.MaxInt
+	if ok1 && ok2 && ok3 {
+		free, ok = min(threadsMax, pidMax)-total, true
+	}
+	var rl unix.Rlimit
+	if os.Getuid() != 0 && unix.Getrlimit(unix.RLIMIT_NPROC, &rl) == nil && rl.Cur != unix.RLIM_INFINITY && rl.Cur < math.MaxInt32 {
+		free, ok = min(free, int(rl.Cur)), true
+	}
+	return free, ok
 }
 
 // Server is a running thread-per-connection server.
@@ -75,8 +150,9 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxConns < 0 {
-		return nil, fmt.Errorf("model thread: max-conns %d: must be positive", cfg.MaxConns)
+	// Model.Check, without the initialisation cycle of naming Model here.
+	if err := (targets.Model{Name: "thread", Limit: limit}).Check(cfg); err != nil {
+		return nil, err
 	}
 	// This model never needs Go's netpoller, but the runtime creates it
 	// (epoll_create, one descriptor) on the first Go timer, and a failure
