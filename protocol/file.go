@@ -114,8 +114,15 @@ func newFileSession(root string, f Framing, maxLine int) *fileSession {
 
 func (*fileSession) Open(time.Time, *bytes.Buffer) Step { return Step{} }
 
+// step says what the session owes; a command line is under way (Partial)
+// from its first byte to its end, and a put's bytes are not.
 func (s *fileSession) step() Step {
-	return Step{Close: s.closed, More: !s.closed && (s.mode == fileSending || len(s.held) > 0)}
+	commands := s.mode == fileCommand || s.mode == fileAwaitOK
+	return Step{
+		Close:   s.closed,
+		More:    !s.closed && (s.mode == fileSending || len(s.held) > 0),
+		Partial: !s.closed && commands && len(s.held) == 0 && s.frame.partial(),
+	}
 }
 
 func (s *fileSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {

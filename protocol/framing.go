@@ -131,6 +131,10 @@ func (fr *framer) flush() (msg []byte, ok bool, err error) {
 	return nil, false, nil
 }
 
+// partial reports whether the start of a message is held, its end not yet
+// read: never under Raw, where a read is a message.
+func (fr *framer) partial() bool { return fr.f == Line && fr.lines.buffered() > 0 }
+
 // end writes the message terminator to out.
 func (fr *framer) end(out *bytes.Buffer) { fr.f.writeEnd(out) }
 

@@ -115,8 +115,14 @@ func (s *httpSession) Data(in []byte, _ time.Time, out *bytes.Buffer) Step {
 	return s.step()
 }
 
+// step says what the session owes; a request head is under way (Partial)
+// from its first byte to its blank line, and its body is not.
 func (s *httpSession) step() Step {
-	return Step{Close: s.closed, More: !s.closed && len(s.held) > 0}
+	return Step{
+		Close:   s.closed,
+		More:    !s.closed && len(s.held) > 0,
+		Partial: !s.closed && len(s.held) == 0 && s.bodyLeft == 0 && (s.inHead || s.split.buffered() > 0),
+	}
 }
 
 // consume parses in and answers its requests until the responses owed reach

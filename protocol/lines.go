@@ -100,7 +100,7 @@ type lineSession struct {
 }
 
 func (l *lineSession) step() Step {
-	return Step{Close: l.closed, More: !l.closed && len(l.held) > 0}
+	return Step{Close: l.closed, More: !l.closed && len(l.held) > 0, Partial: !l.closed && len(l.held) == 0 && l.frame.partial()}
 }
 
 func (l *lineSession) data(in []byte, out *bytes.Buffer) Step {

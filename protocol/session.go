@@ -68,6 +68,13 @@ type Step struct {
 	// produced lazily so that memory stays bounded whatever the reply's
 	// size. The driver reads nothing more from the peer while More is set.
 	More bool
+	// Partial says the input holds the start of a request whose end has
+	// not arrived: an unfinished command line, an HTTP head without its
+	// blank line. The driver's request timeout runs from the first byte of
+	// such a request to its end, as net/http's ReadHeaderTimeout does. The
+	// body of a request (a put's bytes) is not Partial: it is bounded by
+	// the idle timeout, as long as bytes keep coming.
+	Partial bool
 }
 
 // Output buffer water marks shared by every driver. A driver stops reading
@@ -89,10 +96,12 @@ const (
 // excluding its terminator.
 const DefaultMaxLine = 64 << 10
 
-// Merge combines two steps: the result closes if either closes, wants more if
-// either does, and wakes at the earlier non-zero time.
+// Merge combines a step with the one after it: the result closes if either
+// closes, wants more if either does, is partial if the later one is (a
+// request that was under way may have ended), and wakes at the earlier
+// non-zero time.
 func (s Step) Merge(o Step) Step {
-	r := Step{Close: s.Close || o.Close, More: s.More || o.More, WakeAt: s.WakeAt}
+	r := Step{Close: s.Close || o.Close, More: s.More || o.More, Partial: o.Partial, WakeAt: s.WakeAt}
 	if r.WakeAt.IsZero() || (!o.WakeAt.IsZero() && o.WakeAt.Before(r.WakeAt)) {
 		r.WakeAt = o.WakeAt
 	}

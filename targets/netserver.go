@@ -59,7 +59,7 @@ func StartNet(model string, cfg Config, handle func(s *NetServer, c net.Conn), a
 // marks c finished. A connection's error ends that connection only.
 func (s *NetServer) Serve(c net.Conn) {
 	defer s.conns.Done(c)
-	if err := ServeStream(c.(Conn), s.newSession()); err != nil {
+	if err := ServeStreamWith(c.(Conn), s.newSession(), s.cfg.ConnOptions()); err != nil {
 		s.cfg.Log.Debug("connection ended", "remote", c.RemoteAddr(), "err", err)
 	}
 }

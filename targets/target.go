@@ -16,8 +16,10 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/protocol/conn"
 )
 
 // Networks a server can listen on.
@@ -47,6 +49,14 @@ type Config struct {
 	// MaxConns caps concurrent connections for models that spend a thread
 	// or a process on each (0: the model's default).
 	MaxConns int
+	// RequestTimeout bounds the time from the first byte of a request (its
+	// head: a command line, an HTTP head) to its end; IdleTimeout, the time
+	// no byte moves while no request is arriving (a silent client, a
+	// stalled upload, a reply that is not read). Past either the
+	// connection is closed. Every stream model keeps both, through the
+	// connection core (conn.Options). 0: DefaultRequestTimeout and
+	// DefaultIdleTimeout.
+	RequestTimeout, IdleTimeout time.Duration
 	// Log receives the server's diagnostics (nil: discarded).
 	Log *slog.Logger
 }
@@ -118,6 +128,28 @@ func (m Model) Serves(network string) bool {
 		network = UDP
 	}
 	return slices.Contains(m.Networks, network)
+}
+
+// The default timeouts of Config: long enough for a person typing at a
+// tutorial's client, and for the slow and fragmented clients of the
+// behaviour catalogue; short enough that stalled clients do not hold a
+// pool's workers or a thread model's threads for long.
+const (
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+)
+
+// ConnOptions returns the options of the connection core under cfg, its
+// timeouts defaulted.
+func (cfg Config) ConnOptions() conn.Options {
+	o := conn.Options{RequestTimeout: cfg.RequestTimeout, IdleTimeout: cfg.IdleTimeout}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	return o
 }
 
 // ErrUnsupported is returned by Start for a network or protocol that a model

@@ -475,6 +475,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			o.start = execStarter(pinned)
 		}
 		notes = append(notes, "Models with a declared capacity (iterative: 1, pool: its worker count) queue the connections past it: those wait past the request timeout and count as timeout errors, by design. Requests in flight at the end of a scenario get a grace (the request timeout, at most 1s) to be answered; those still unanswered then are unfinished, and with those never sent (unsent) they count in the corrected latency at their age.")
+		notes = append(notes, limitsNote())
 	}
 	if pinned {
 		notes = append(notes, "Servers were pinned to CPU 0 and the load generator to CPU 1 with taskset.")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/socklab/socklab/protocol"
 	"github.com/socklab/socklab/targets"
@@ -30,16 +31,44 @@ func models(args []string, stdout, stderr io.Writer) error {
 // writeModels prints one row per model, in registry order.
 func writeModels(w io.Writer, ms []targets.Model) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tNETWORKS\tPROTOCOLS\tCAPACITY\tDESCRIPTION")
+	fmt.Fprintln(tw, "MODEL\tNETWORKS\tPROTOCOLS\tCAPACITY\tTIMEOUTS\tDESCRIPTION")
 	for _, m := range ms {
 		desc := m.Summary
 		if m.Note != "" {
 			desc += "; " + m.Note
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, strings.Join(m.Networks, ","),
-			strings.Join(modelProtocols(m), ","), capacityText(m), desc)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, strings.Join(m.Networks, ","),
+			strings.Join(modelProtocols(m), ","), capacityText(m), timeoutsText(m), desc)
 	}
 	return tw.Flush()
+}
+
+// timeoutsText states the timeouts every stream model keeps by default: a
+// request's, from its first byte to its end, and idleness'.
+func timeoutsText(m targets.Model) string {
+	if protocol.IsDatagram(m.Networks[0]) {
+		return "-"
+	}
+	o := targets.Config{}.ConnOptions()
+	return fmt.Sprintf("request %s, idle %s", seconds(o.RequestTimeout), seconds(o.IdleTimeout))
+}
+
+// seconds writes d as whole seconds where it is ("60s", not "1m0s").
+func seconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
+// limitsNote is what a report says of the reference models' limits, beside
+// their capacities: the timeouts they keep, and where each model's caps
+// are listed.
+func limitsNote() string {
+	o := targets.Config{}.ConnOptions()
+	return fmt.Sprintf("Every reference model closes a connection whose request has not arrived whole %s after its first byte, "+
+		"or on which no byte moved for %s while no request was arriving (socklab serve --request-timeout, --idle-timeout); "+
+		"socklab models lists each model's capacity, timeouts and caps.", seconds(o.RequestTimeout), seconds(o.IdleTimeout))
 }
 
 // modelProtocols returns the protocols m serves over any of its networks.

@@ -64,3 +64,36 @@ func TestModelsRowNamesDatagramProtocolsOnly(t *testing.T) {
 		t.Fatalf("udp serves %q, want echo only", got)
 	}
 }
+
+// TestModelsStateTimeouts: the timeouts every stream model keeps are in
+// socklab models, on each stream model's row, and in the note a bench
+// report carries beside the models' capacities.
+func TestModelsStateTimeouts(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"models"}, &out, &errOut); code != 0 {
+		t.Fatalf("models: exit %d; stderr: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if !strings.Contains(lines[0], "TIMEOUTS") {
+		t.Fatalf("header %q lacks TIMEOUTS", lines[0])
+	}
+	for _, line := range lines[1:] {
+		name := strings.Fields(line)[0]
+		m, err := registry.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "request 10s, idle 60s"
+		if m.Serves("udp") && !m.Serves("tcp") || m.Serves("unixgram") && !m.Serves("unix") {
+			continue // datagram servers: no connections to time out
+		}
+		if !strings.Contains(line, want) {
+			t.Errorf("row of %s lacks %q: %s", name, want, line)
+		}
+	}
+	for _, want := range []string{"10s", "60s", "--request-timeout", "--idle-timeout"} {
+		if !strings.Contains(limitsNote(), want) {
+			t.Errorf("the reports' note lacks %q: %s", want, limitsNote())
+		}
+	}
+}

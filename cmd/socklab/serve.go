@@ -58,6 +58,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	poem := fs.String("poem", "", "poetry protocol: a file whose lines are the poem (default: the built-in poem)")
 	lineDelay := fs.Duration("line-delay", 0, "poetry protocol: pause between lines (0: "+protocol.DefaultLineDelay.String()+")")
 	maxLine := fs.Int("max-line", 0, fmt.Sprintf("framed protocols: longest message accepted (0: %d)", protocol.DefaultMaxLine))
+	requestTimeout := fs.Duration("request-timeout", 0, "stream models: close a connection whose request (a command line, an HTTP head) has not arrived whole this long after its first byte (0: "+targets.DefaultRequestTimeout.String()+")")
+	idleTimeout := fs.Duration("idle-timeout", 0, "stream models: close a connection on which no byte moves this long while no request is arriving: a silent client, a stalled upload, a reply not read (0: "+targets.DefaultIdleTimeout.String()+")")
 	maxRequests := fs.Int("max-requests", 0, "http protocol: requests answered on one connection, the last with Connection: close, as nginx's keepalive_requests (0: no limit)")
 	var framing protocol.Framing
 	fs.Var(&framing, "framing", "how messages end: `line|raw` (line: \"\\n\" ends each, the default; raw: the tutorials' dialect, one read is one message and replies carry no terminator)")
@@ -102,8 +104,14 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			return usageError("--listen %s: %v", a, err)
 		}
 	}
-	if *lineDelay < 0 {
-		return usageError("--line-delay %s: want a positive duration such as 500ms", *lineDelay)
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+		eg   string
+	}{{"line-delay", *lineDelay, "500ms"}, {"request-timeout", *requestTimeout, "10s"}, {"idle-timeout", *idleTimeout, "1m"}} {
+		if f.v < 0 {
+			return usageError("--%s %s: want a positive duration such as %s", f.name, f.v, f.eg)
+		}
 	}
 
 	if framing == protocol.Auto {
@@ -136,13 +144,15 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	cfg := targets.Config{
-		Network:  *network,
-		Listen:   listen,
-		Protocol: p.Name,
-		Options:  opts,
-		Workers:  *workers,
-		MaxConns: *maxConns,
-		Log:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("model", m.Name),
+		Network:        *network,
+		Listen:         listen,
+		Protocol:       p.Name,
+		Options:        opts,
+		Workers:        *workers,
+		MaxConns:       *maxConns,
+		RequestTimeout: *requestTimeout,
+		IdleTimeout:    *idleTimeout,
+		Log:            slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("model", m.Name),
 	}
 
 	// Listen for the signals before announcing readiness, so that a

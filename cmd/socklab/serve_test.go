@@ -222,6 +222,8 @@ func TestServeBadInputExitsTwoWithOneLine(t *testing.T) {
 		{name: "threads past Go's limit", args: []string{"--model", "thread", "--max-conns", "20000"}, want: "at most 9000"},
 		{name: "processes past the cap", args: []string{"--model", "fork", "--max-conns", "20000"}, want: "at most 1024"},
 		{name: "bad duration", args: []string{"--line-delay", "soon"}, want: "line-delay"},
+		{name: "negative request timeout", args: []string{"--request-timeout", "-1s"}, want: "--request-timeout -1s"},
+		{name: "negative idle timeout", args: []string{"--idle-timeout", "-1s"}, want: "--idle-timeout -1s"},
 		{name: "unknown flag", args: []string{"--frobnicate"}, want: "frobnicate"},
 		{name: "stray argument", args: []string{"extra"}, want: "unexpected argument"},
 		{name: "missing poem", args: []string{"--protocol", "poetry", "--poem", "/nonexistent/poem"}, want: "--poem"},
@@ -272,5 +274,41 @@ func TestServeHelpHasExample(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("serve -h lacks %q:\n%s", want, stderr.String())
 		}
+	}
+}
+
+// TestServeTimeoutFlags: --request-timeout and --idle-timeout reach the
+// server: a client that sends half a request, and one that sends nothing,
+// are closed after them, on a blocking model and a reactor.
+func TestServeTimeoutFlags(t *testing.T) {
+	for _, model := range []string{"pool", "epoll", "fork"} {
+		t.Run(model, func(t *testing.T) {
+			t.Parallel()
+			s := startServe(t, 1, "--model", model, "--protocol", "hello", "--request-timeout", "300ms", "--idle-timeout", "600ms")
+			defer s.stop(t)
+			for _, tc := range []struct {
+				name, send string
+				after      time.Duration
+			}{{"half a request", "Bo", 300 * time.Millisecond}, {"silent", "", 600 * time.Millisecond}} {
+				c, err := net.Dial(s.Addrs[0].Network, s.Addrs[0].Address)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				begin := time.Now()
+				io.WriteString(c, tc.send)
+				c.SetReadDeadline(begin.Add(10 * time.Second))
+				b, err := io.ReadAll(c)
+				took := time.Since(begin)
+				switch {
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					t.Fatalf("%s: still open after 10s; want closed after %v", tc.name, tc.after)
+				case string(b) != "Welcome!\n":
+					t.Fatalf("%s: read %q, want the greeting, then the close", tc.name, b)
+				case took < tc.after/2:
+					t.Fatalf("%s: closed after %v, before %v", tc.name, took, tc.after)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package conn
 
 import (
 	"bytes"
+	"errors"
 	"time"
 
 	"github.com/socklab/socklab/protocol"
@@ -21,8 +22,31 @@ const DrainLimit = 4 << 20
 // reader of a large reply cannot keep a reactor from its other connections.
 const moreBudget = 64
 
-// Options selects how a Conn makes its session calls.
+// ErrRequestTimeout ends a connection whose request (its head: a command
+// line, an HTTP head) did not arrive whole within Options.RequestTimeout of
+// its first byte.
+var ErrRequestTimeout = errors.New("request timeout: a request did not arrive whole in time")
+
+// ErrIdleTimeout ends a connection on which no byte moved for
+// Options.IdleTimeout while no request was arriving: a client that sends
+// nothing, stalls an upload, or does not read what it is owed.
+var ErrIdleTimeout = errors.New("idle timeout: no byte moved in time")
+
+// Options selects how a Conn makes its session calls and how long it waits
+// for its peer.
 type Options struct {
+	// RequestTimeout, if not zero, bounds the time from the first byte of a
+	// request to its end, as net/http's ReadHeaderTimeout does: a session
+	// reports a request under way with protocol.Step.Partial. A request
+	// that takes longer ends the connection with ErrRequestTimeout.
+	RequestTimeout time.Duration
+	// IdleTimeout, if not zero, bounds the time no byte moves while no
+	// request is under way: a peer that sends nothing while the session
+	// awaits it, does not read what it is owed, or stalls an upload. It
+	// does not run while the session is at work (a wake-up due, More
+	// output with room to write it, a Call in flight). A connection idle
+	// longer ends with ErrIdleTimeout.
+	IdleTimeout time.Duration
 	// Deferred makes the Conn hand every session call to the driver as a
 	// Call to run off the driver's goroutine (the reactor-pool model)
 	// instead of making it within the event. At most one call is in
@@ -93,6 +117,15 @@ type Conn struct {
 	drained    int
 	drainUntil time.Time
 
+	// The timeouts: reqTimeout and idleTimeout from Options; reqStart, the
+	// arrival of the first byte of the request under way (zero: none);
+	// last, when a byte last moved; guardAt, the wake-up armed for them.
+	// guardAt moves only when it fires (or earlier, when a request
+	// starts), so that a busy connection does not re-arm a timer per
+	// event: expire then finds the deadlines that really hold.
+	reqTimeout, idleTimeout time.Duration
+	reqStart, last, guardAt time.Time
+
 	// Deferred calls: the one in flight, the events queued behind it.
 	call    Call
 	busy    bool // call is in flight
@@ -106,11 +139,12 @@ type Conn struct {
 type pending struct {
 	kind kind
 	data []byte
+	at   time.Time // when the event happened
 }
 
 // New returns the core of a new connection served by session s.
 func New(s protocol.Session, o Options) *Conn {
-	k := &Conn{sess: s, deferred: o.Deferred}
+	k := &Conn{sess: s, deferred: o.Deferred, reqTimeout: max(o.RequestTimeout, 0), idleTimeout: max(o.IdleTimeout, 0)}
 	k.rel, _ = s.(protocol.Releaser)
 	k.call.sess = s
 	return k
@@ -119,6 +153,10 @@ func New(s protocol.Session, o Options) *Conn {
 // Open starts the session. Call it once, before any other event.
 func (k *Conn) Open(now time.Time) Action {
 	k.budget = moreBudget
+	k.last = now
+	if k.idleTimeout > 0 {
+		k.guardAt = now.Add(k.idleTimeout)
+	}
 	k.invoke(callOpen, nil, now)
 	return k.next(now)
 }
@@ -133,6 +171,7 @@ func (k *Conn) Received(p []byte, now time.Time) Action {
 			break
 		}
 		k.budget = moreBudget
+		k.last = now
 		k.invoke(callData, p, now)
 		return k.next(now)
 	case stateDraining:
@@ -152,6 +191,7 @@ func (k *Conn) EOF(now time.Time) Action {
 			break
 		}
 		k.eof = true
+		k.last = now
 		k.budget = moreBudget
 		if !k.st.Close {
 			k.invoke(callEOF, nil, now)
@@ -181,6 +221,9 @@ func (k *Conn) Wrote(n int, now time.Time) Action {
 	if n < 0 || n > k.out.Len() {
 		panic("conn: Wrote reports bytes that Out did not hold")
 	}
+	if n > 0 {
+		k.last = now
+	}
 	if k.out.Next(n); k.out.Len() == 0 {
 		// Reset now, not at the next Write: a session that appends to
 		// out.AvailableBuffer then gets the whole buffer, not its tail.
@@ -204,12 +247,18 @@ func (k *Conn) FINSent(now time.Time) Action {
 	return k.action()
 }
 
-// Timer handles the passing of the last Action's WakeAt: the session's
-// wake-up, or the end of the drain. A call before WakeAt is spurious and
-// changes nothing.
+// Timer handles the passing of the last Action's WakeAt: a timeout, the
+// session's wake-up, or the end of the drain. A call before WakeAt is
+// spurious and changes nothing.
 func (k *Conn) Timer(now time.Time) Action {
 	switch k.state {
 	case stateOpen:
+		if !k.guardAt.IsZero() && !now.Before(k.guardAt) {
+			if err := k.expire(now); err != nil {
+				k.err = err
+				return k.close()
+			}
+		}
 		if k.st.Close || k.st.WakeAt.IsZero() || now.Before(k.st.WakeAt) {
 			break
 		}
@@ -223,6 +272,46 @@ func (k *Conn) Timer(now time.Time) Action {
 		}
 	}
 	return k.action()
+}
+
+// expire handles the passing of guardAt at now: it returns the timeout
+// that has passed, if one has, or arms guardAt for the next deadline that
+// holds (or for a fresh look after IdleTimeout if none does).
+func (k *Conn) expire(now time.Time) error {
+	var reqDue, idleDue time.Time
+	if k.reqTimeout > 0 && k.st.Partial && !k.reqStart.IsZero() && !k.st.Close && !k.eof {
+		reqDue = k.reqStart.Add(k.reqTimeout)
+	}
+	if k.idleTimeout > 0 {
+		switch {
+		case k.out.Len() > 0:
+			// A reply the peer does not take, closing or not, whatever
+			// waits behind it.
+			idleDue = k.last.Add(k.idleTimeout)
+		case !k.busy && len(k.queue) == 0 && !k.st.Partial && !k.st.Close && !k.st.More && k.st.WakeAt.IsZero():
+			// The session awaits the peer, which sends nothing.
+			idleDue = k.last.Add(k.idleTimeout)
+		}
+	}
+	switch {
+	case !reqDue.IsZero() && !now.Before(reqDue):
+		return ErrRequestTimeout
+	case !idleDue.IsZero() && !now.Before(idleDue):
+		return ErrIdleTimeout
+	}
+	k.guardAt = earliest(reqDue, idleDue)
+	if k.guardAt.IsZero() && k.idleTimeout > 0 {
+		k.guardAt = now.Add(k.idleTimeout)
+	}
+	return nil
+}
+
+// earliest returns the earlier of a and b, a zero time being none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Fail ends the connection on an I/O error (a reset, a broken pipe, a
@@ -249,7 +338,7 @@ func (k *Conn) Abort() Action {
 }
 
 // Err returns the error that ended the connection: the one given to Fail
-// before the drain began, or nil.
+// before the drain began, ErrRequestTimeout or ErrIdleTimeout, or nil.
 func (k *Conn) Err() error { return k.err }
 
 // Done handles the return of the Call in flight. After Close it only
@@ -272,6 +361,7 @@ func (k *Conn) Done() Action {
 		}
 		return Action{}
 	}
+	at, produced := c.at, c.out.Len() > 0
 	switch {
 	case k.out.Len() == 0:
 		// Nothing owed: take the call's buffer as it is, no copy.
@@ -288,7 +378,7 @@ func (k *Conn) Done() Action {
 		k.out.Write(c.out.Bytes())
 	}
 	c.reset()
-	k.apply(kind, st)
+	k.apply(kind, st, at, produced)
 	k.kick()
 	k.budget = moreBudget
 	// A Deferred Conn makes no session call itself, so it needs no clock.
@@ -298,13 +388,15 @@ func (k *Conn) Done() Action {
 // invoke makes a session call now, or queues it for a Deferred Conn.
 func (k *Conn) invoke(kind kind, data []byte, now time.Time) {
 	if !k.deferred {
-		k.apply(kind, call(k.sess, kind, data, now, &k.out))
+		before := k.out.Len()
+		st := call(k.sess, kind, data, now, &k.out)
+		k.apply(kind, st, now, k.out.Len() > before)
 		return
 	}
 	if data != nil {
 		data = append([]byte(nil), data...) // the driver reuses its buffer
 	}
-	k.queue = append(k.queue, pending{kind: kind, data: data})
+	k.queue = append(k.queue, pending{kind: kind, data: data, at: now})
 	k.queued += len(data)
 	k.kick()
 }
@@ -327,12 +419,25 @@ func (k *Conn) kick() {
 			continue // after its Close a session gets no more input
 		}
 		k.busy, k.handOut = true, true
-		k.call.kind, k.call.data = p.kind, p.data
+		k.call.kind, k.call.data, k.call.at = p.kind, p.data, p.at
 	}
 }
 
-// apply merges the step of a call into the connection's.
-func (k *Conn) apply(kind kind, st protocol.Step) {
+// apply merges the step of a call for an event at, which produced output
+// or not, into the connection's, and keeps the request timer: a request
+// under way (Partial) started at the first event that left one, or at the
+// last that answered something and left one, since that answer ended a
+// request and the rest of the input began the next.
+func (k *Conn) apply(kind kind, st protocol.Step, at time.Time, produced bool) {
+	switch {
+	case !st.Partial:
+		k.reqStart = time.Time{}
+	case k.reqStart.IsZero() || produced:
+		k.reqStart = at
+		if k.reqTimeout > 0 {
+			k.guardAt = earliest(k.guardAt, at.Add(k.reqTimeout))
+		}
+	}
 	if kind != callOpen {
 		// Once asked, a close stays asked.
 		st.Close = st.Close || k.st.Close
@@ -387,6 +492,7 @@ func (k *Conn) action() Action {
 		// A Deferred Conn queues its More wake-ups instead of waiting for
 		// writability.
 		a.WantWrite = k.out.Len() > 0 || k.st.More && !k.deferred
+		a.WakeAt = k.guardAt
 		if !k.st.Close {
 			// A session with More output holds input it has not
 			// answered yet, or is sending a large reply: what the peer
@@ -394,7 +500,7 @@ func (k *Conn) action() Action {
 			// A Deferred Conn reads ahead of its call in flight, but
 			// by one read or so: queued input is memory too.
 			a.WantRead = !k.eof && !k.st.More && k.out.Len()+k.queued < protocol.HighWater && k.queued < protocol.LowWater
-			a.WakeAt = k.st.WakeAt
+			a.WakeAt = earliest(k.st.WakeAt, k.guardAt)
 		}
 	case stateFIN:
 		a.FIN = true
@@ -431,6 +537,7 @@ type Call struct {
 	sess protocol.Session
 	kind kind
 	data []byte
+	at   time.Time // when the event happened
 	out  bytes.Buffer
 	st   protocol.Step
 }

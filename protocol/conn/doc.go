@@ -21,7 +21,7 @@
 //	Writable(now)     the socket can take bytes (a blocking driver: at once)
 //	Wrote(n, now)     n bytes of the last Action's Out were written
 //	FINSent(now)      the write side was shut down, as the last Action asked
-//	Timer(now)        the last Action's WakeAt has passed (early calls are ignored)
+//	Timer(now)        the last Action's WakeAt has passed: a timeout, a wake-up (early calls are ignored)
 //	Fail(err)         an I/O error: a reset, a broken pipe, a failed shutdown
 //	Abort()           the server shuts down: the connection ends now
 //	Done()            a Call handed out by a Deferred Conn has returned
@@ -43,7 +43,8 @@
 //     once; every later event answers the zero Action.
 //  5. Otherwise wait: for readability if WantRead, for writability if
 //     WantWrite (then call Writable), and for WakeAt if it is not zero (then
-//     call Timer); WakeAt replaces any earlier timer. An Action that is not
+//     call Timer); WakeAt replaces any earlier timer. A driver that blocks
+//     in a write waits for WakeAt there too, and reports what it wrote. An Action that is not
 //     Close always has something to wait for, unless a Call is in flight.
 //
 // Out, FIN and Close never come together: FIN comes once every byte is
@@ -67,8 +68,23 @@
 // yet; net/http's closeWriteAndWait lingers the same way. If the peer had
 // already half-closed, the Close follows the FIN at once.
 //
+// # Timeouts
+//
+// Under Options.RequestTimeout and Options.IdleTimeout the Conn keeps two
+// timers of its own, as net/http's ReadHeaderTimeout and IdleTimeout do,
+// and every model keeps them alike: a request (a session reports one under
+// way with protocol.Step.Partial) must arrive whole within RequestTimeout
+// of its first byte, and while none is arriving some byte must move within
+// IdleTimeout, unless the session is at work (a wake-up due, More output
+// to make); a reply the peer does not read counts as idleness too. Past
+// either, Timer answers Close and Err says which (ErrRequestTimeout,
+// ErrIdleTimeout). The timers are WakeAt too, and move only when they fire
+// or a request begins, so that a busy connection does not re-arm a timer
+// per event; a blocking driver uses WakeAt as the deadline of its blocked
+// Read and Write alike.
+//
 // Err says how the connection ended: the error given to Fail before the
-// drain began, or nil for an orderly close or an Abort. An error during
+// drain began, a timeout, or nil for an orderly close or an Abort. An error during
 // the drain (the peer resets after our FIN) ends the drain, not the
 // orderly close.
 //

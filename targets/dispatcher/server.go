@@ -40,6 +40,7 @@ type EchoServer struct {
 	Base
 	sock       *reactor.Socket
 	newSession protocol.Factory
+	opts       conn.Options
 	buf        []byte
 	log        *slog.Logger
 	tcp        bool
@@ -74,7 +75,7 @@ func (s *EchoServer) HandleAccept() {
 		if s.tcp {
 			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		}
-		h := &EchoHandler{core: conn.New(s.newSession(), conn.Options{}), buf: s.buf, log: s.log}
+		h := &EchoHandler{core: conn.New(s.newSession(), s.opts), buf: s.buf, log: s.log}
 		h.Init(s.loop, fd, h, true)
 		now := time.Now()
 		h.do(h.core.Open(now), now)
@@ -234,7 +235,7 @@ func Start(cfg targets.Config) (targets.Server, error) {
 			s.release()
 			return nil, err
 		}
-		srv := &EchoServer{sock: sock, newSession: newSession, buf: buf, log: cfg.Log, tcp: !protocol.IsUnix(cfg.Network)}
+		srv := &EchoServer{sock: sock, newSession: newSession, opts: cfg.ConnOptions(), buf: buf, log: cfg.Log, tcp: !protocol.IsUnix(cfg.Network)}
 		srv.Init(s.loop, sock.Fd, srv, false)
 		srv.Listen()
 		s.addrs = append(s.addrs, sock.Addr)

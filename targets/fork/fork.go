@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/protocol/conn"
 	"github.com/socklab/socklab/targets"
 )
 
@@ -46,6 +47,7 @@ const envChild = "SOCKLAB_FORK_CHILD"
 type childConfig struct {
 	Protocol string           `json:"protocol"`
 	Options  protocol.Options `json:"options"`
+	Conn     conn.Options     `json:"conn"`
 }
 
 // Model describes the fork model for the registry.
@@ -112,7 +114,7 @@ func runChild(raw string) int {
 	}
 	// An error here ends this connection only (a reset peer): the parent
 	// counts the exit, nothing else.
-	targets.ServeStream(tc, newSession())
+	targets.ServeStreamWith(tc, newSession(), cc.Conn)
 	return 0
 }
 
@@ -144,7 +146,7 @@ func Start(cfg targets.Config) (targets.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model fork: find own binary: %w", err)
 	}
-	raw, err := json.Marshal(childConfig{Protocol: cfg.Protocol, Options: cfg.Options})
+	raw, err := json.Marshal(childConfig{Protocol: cfg.Protocol, Options: cfg.Options, Conn: cfg.ConnOptions()})
 	if err != nil {
 		return nil, fmt.Errorf("model fork: encode child config: %w", err)
 	}

@@ -59,6 +59,7 @@ type loopServer struct {
 	dgrams     []*dgram
 	conns      map[*stream]struct{}
 	inflight   int // session calls submitted to exec and not yet finished
+	opts       conn.Options
 }
 
 // Start starts a reactor server for cfg shaped by o.
@@ -97,7 +98,9 @@ func start(cfg targets.Config, o Options, newSession protocol.Factory) (*Server,
 			s.release()
 			return nil, err
 		}
-		ls := &loopServer{srv: s, loop: NewLoop(p, cfg.Log), log: cfg.Log, exec: o.Exec,
+		opts := cfg.ConnOptions()
+		opts.Deferred = o.Exec != nil
+		ls := &loopServer{srv: s, loop: NewLoop(p, cfg.Log), log: cfg.Log, exec: o.Exec, opts: opts,
 			newSession: newSession, tcp: !protocol.IsUnix(cfg.Network), conns: make(map[*stream]struct{})}
 		if o.Exec != nil {
 			ls.loop.busy = func() bool { return ls.inflight > 0 }
@@ -251,7 +254,7 @@ func (ls *loopServer) serve(fd int) {
 		unix.Close(fd)
 		return
 	}
-	c.core = conn.New(ls.newSession(), conn.Options{Deferred: ls.exec != nil})
+	c.core = conn.New(ls.newSession(), ls.opts)
 	ls.conns[c] = struct{}{}
 	c.open()
 }

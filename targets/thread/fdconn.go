@@ -14,25 +14,66 @@ import (
 // its raw descriptor, the way a C or Python thread-per-connection server
 // does it. It implements targets.Conn.
 //
-// Read, Write and SetReadDeadline are called from the connection's own
-// thread only; shutdown and Close may race with them and are serialised by
-// mu, so that shutdown never reaches a descriptor number that Close has
-// already released (and the kernel may have reused for another socket).
+// Deadlines are the socket's own, as in C: SO_RCVTIMEO and SO_SNDTIMEO make
+// a blocked read(2) or write(2) return at the time left (write(2) with what
+// it sent). The options are set again only when the time left has moved by
+// more than timeoSlack from the one set: the connection core moves its
+// wake-up only when it fires, so a busy connection reads and writes with one
+// system call each, not a setsockopt or a poll(2) more. A deadline may
+// therefore pass up to timeoSlack late.
+//
+// Read, Write and the deadline setters are called from the connection's
+// own thread only; shutdown and Close may race with them and are
+// serialised by mu, so that shutdown never reaches a descriptor number that
+// Close has already released (and the kernel may have reused for another
+// socket).
 type fdConn struct {
-	fd       int
-	deadline time.Time
+	fd                 int
+	rdeadline          time.Time
+	wdeadline          time.Time
+	rcvtimeo, sndtimeo time.Duration // the options as set; 0: none
 
 	mu     sync.Mutex
 	closed bool
 }
 
-// pollOne waits until fd is ready for events or the deadline passes. It
-// returns os.ErrDeadlineExceeded on timeout.
-func (c *fdConn) pollOne(events int16) error {
+// timeoSlack bounds how far the time left to a deadline may drift from the
+// socket timeout set for it before the timeout is set again: a 16th of the
+// time left, and at most 50 ms.
+func timeoSlack(left time.Duration) time.Duration { return min(left/16, 50*time.Millisecond) }
+
+// timeo sets the socket timeout opt (SO_RCVTIMEO or SO_SNDTIMEO, last set
+// to *cur) for a call that must return by deadline (zero: never). It
+// returns os.ErrDeadlineExceeded if the deadline has passed.
+func (c *fdConn) timeo(opt int, cur *time.Duration, deadline time.Time) error {
+	var left time.Duration
+	if !deadline.IsZero() {
+		if left = time.Until(deadline); left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		left = max(left, time.Microsecond) // a zero timeval is no timeout
+	}
+	if d := left - *cur; left == *cur || left > 0 && *cur > 0 && max(d, -d) <= timeoSlack(left) {
+		return nil
+	}
+	tv := unix.NsecToTimeval(left.Nanoseconds())
+	if left > 0 && tv.Sec == 0 && tv.Usec == 0 {
+		tv.Usec = 1
+	}
+	if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, opt, &tv); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	*cur = left
+	return nil
+}
+
+// pollOne waits until fd is ready for events or the deadline (zero: none)
+// passes. It returns os.ErrDeadlineExceeded on timeout.
+func (c *fdConn) pollOne(events int16, deadline time.Time) error {
 	for {
 		timeout := -1
-		if !c.deadline.IsZero() {
-			d := time.Until(c.deadline)
+		if !deadline.IsZero() {
+			d := time.Until(deadline)
 			if d <= 0 {
 				return os.ErrDeadlineExceeded
 			}
@@ -63,19 +104,18 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		if !c.deadline.IsZero() {
-			if err := c.pollOne(unix.POLLIN); err != nil {
-				return 0, err
-			}
+		if err := c.timeo(unix.SO_RCVTIMEO, &c.rcvtimeo, c.rdeadline); err != nil {
+			return 0, err
 		}
 		n, err := unix.Read(c.fd, p)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EAGAIN):
-			// Not expected on a blocking descriptor, but harmless: wait
-			// for readability and try again.
-			if err := c.pollOne(unix.POLLIN); err != nil {
+			// SO_RCVTIMEO ran out (a little early, or the deadline has
+			// come), or the descriptor is non-blocking: wait for the
+			// rest, then try again.
+			if err := c.pollOne(unix.POLLIN, c.rdeadline); err != nil {
 				return 0, err
 			}
 			continue
@@ -90,6 +130,7 @@ func (c *fdConn) Read(p []byte) (int, error) {
 
 // Write writes all of p, completing partial writes: write(2) on a socket
 // may take fewer bytes than offered, and the rest must be sent, not dropped.
+// At the write deadline it returns what it wrote and os.ErrDeadlineExceeded.
 //
 // A write to a socket the peer has reset fails with EPIPE. The process is
 // not killed by SIGPIPE: the Go runtime ignores SIGPIPE for descriptors
@@ -98,16 +139,15 @@ func (c *fdConn) Read(p []byte) (int, error) {
 func (c *fdConn) Write(p []byte) (int, error) {
 	done := 0
 	for done < len(p) {
+		if err := c.timeo(unix.SO_SNDTIMEO, &c.sndtimeo, c.wdeadline); err != nil {
+			return done, err
+		}
 		n, err := unix.Write(c.fd, p[done:])
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EAGAIN):
-			saved := c.deadline
-			c.deadline = time.Time{}
-			err := c.pollOne(unix.POLLOUT)
-			c.deadline = saved
-			if err != nil {
+			if err := c.pollOne(unix.POLLOUT, c.wdeadline); err != nil {
 				return done, err
 			}
 			continue
@@ -130,9 +170,15 @@ func (c *fdConn) CloseWrite() error {
 	return os.NewSyscallError("shutdown", unix.Shutdown(c.fd, unix.SHUT_WR))
 }
 
-// SetReadDeadline sets when a blocked Read gives up; poll(2) enforces it.
+// SetReadDeadline sets when a blocked Read gives up.
 func (c *fdConn) SetReadDeadline(t time.Time) error {
-	c.deadline = t
+	c.rdeadline = t
+	return nil
+}
+
+// SetWriteDeadline sets when a blocked Write gives up.
+func (c *fdConn) SetWriteDeadline(t time.Time) error {
+	c.wdeadline = t
 	return nil
 }
 

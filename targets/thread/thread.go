@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/protocol/conn"
 	"github.com/socklab/socklab/targets"
 )
 
@@ -142,6 +143,7 @@ type Server struct {
 	loops   sync.WaitGroup
 	once    sync.Once
 	session protocol.Factory
+	opts    conn.Options
 }
 
 // Start starts a server for cfg.
@@ -169,6 +171,7 @@ func Start(cfg targets.Config) (targets.Server, error) {
 		done:    make(chan struct{}),
 		log:     cfg.Log.Debug,
 		session: newSession,
+		opts:    cfg.ConnOptions(),
 		wakeR:   -1,
 		wakeW:   -1,
 	}
@@ -382,7 +385,7 @@ func (s *Server) serve(c *fdConn) {
 			unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		}
 	}
-	if err := targets.ServeStream(c, s.session()); err != nil {
+	if err := targets.ServeStreamWith(c, s.session(), s.opts); err != nil {
 		s.log("connection ended", "fd", c.fd, "err", err)
 	}
 }
