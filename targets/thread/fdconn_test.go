@@ -122,3 +122,49 @@ func TestCloseIsIdempotentAndStopsShutdown(t *testing.T) {
 		t.Fatalf("CloseWrite after Close: %v, want os.ErrClosed", err)
 	}
 }
+
+// TestWriteDeadline: a blocking write to a peer that reads nothing returns
+// at the write deadline with what it wrote, so that the idle timeout can
+// free the connection's thread.
+func TestWriteDeadline(t *testing.T) {
+	w, _ := socketPair(t)
+	unix.SetsockoptInt(w, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+	c := &fdConn{fd: w}
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.Write(make([]byte, 4<<20))
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, os.ErrDeadlineExceeded) || r.n == 0 || r.n == 4<<20 {
+			t.Fatalf("Write past its deadline = %d, %v; want some bytes and os.ErrDeadlineExceeded", r.n, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		unix.Shutdown(w, unix.SHUT_RDWR) // let the write go
+		t.Fatal("a blocked Write ignored its deadline")
+	}
+}
+
+// TestReadDeadlineMoves: a read deadline set far, then near, is kept: the
+// socket timeout set for the first does not outlast the second.
+func TestReadDeadlineMoves(t *testing.T) {
+	a, _ := socketPair(t)
+	c := &fdConn{fd: a}
+	c.SetReadDeadline(time.Now().Add(time.Hour))
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	c.Read(make([]byte, 1))
+	begin := time.Now()
+	c.SetReadDeadline(begin.Add(50 * time.Millisecond))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read = %v; want os.ErrDeadlineExceeded", err)
+	}
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Fatalf("a 50ms deadline passed after %v", took)
+	}
+}
