@@ -547,14 +547,17 @@ func FuzzReadSummary(f *testing.F) {
 // in the grace with a latency as long as the run, or unfinished, or failed),
 // not vanish because their requests were sent before the measured part
 // began.
+//
+// Each engine gets a server of its own: one shared would still be serving
+// the previous engine's queued connections when the next run starts.
 func TestQueuedConnectionsAreCounted(t *testing.T) {
-	srv, err := iterative.Start(targets.Config{Protocol: "echo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) {
+			srv, err := iterative.Start(targets.Config{Protocol: "echo"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
 			const warmup, d = 100 * time.Millisecond, 300 * time.Millisecond
 			res := run(t, Config{
 				Addr: srv.Addrs()[0].String(), Engine: engine, Connections: 4,
