@@ -42,8 +42,12 @@ const (
 	readerPush    = 16 << 20
 	pipelinedPush = 2 << 20
 	pushChunk     = 256 << 10
-	// pushStall is how long a push may make no progress before the
-	// server counts as no longer reading it.
+	// pushStall is the least time a push may make no progress before the
+	// server counts as no longer reading it; the window is half the
+	// timeout when that is longer. A shorter one mistakes a server that
+	// the machine's load paused for one that stopped reading, and a
+	// server that queues without bound then passes with what it read
+	// before the pause.
 	pushStall = 100 * time.Millisecond
 	// rssPerReader is slow-reader's bound on the server's RSS growth, per
 	// client that does not read.
@@ -161,7 +165,7 @@ func init() {
 				}
 				return fileOK(c, size)
 			}
-			sent, end := pushUntilStalled(c.NetConn(), push, deadline)
+			sent, end := pushUntilStalled(c.NetConn(), push, max(pushStall, s.Timeout/2), deadline)
 			mu.Lock()
 			pushed += sent
 			ends[end]++
@@ -307,15 +311,15 @@ const (
 )
 
 // pushUntilStalled writes data to conn in chunks until it is all sent, or
-// a write makes no progress for pushStall (the server stopped reading), or
+// a write makes no progress for stall (the server stopped reading), or
 // the deadline passes. It returns what was sent and how it ended.
-func pushUntilStalled(conn net.Conn, data []byte, deadline time.Time) (sent int, end string) {
+func pushUntilStalled(conn net.Conn, data []byte, stall time.Duration, deadline time.Time) (sent int, end string) {
 	for sent < len(data) {
 		if !time.Now().Before(deadline) {
 			return sent, pushLate
 		}
 		chunk := data[sent:min(len(data), sent+pushChunk)]
-		if err := conn.SetWriteDeadline(time.Now().Add(pushStall)); err != nil {
+		if err := conn.SetWriteDeadline(time.Now().Add(stall)); err != nil {
 			return sent, pushClosed
 		}
 		k, err := conn.Write(chunk)
