@@ -11,28 +11,14 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-)
 
-// mountTmpfs mounts a tmpfs of the given options on a new directory, or
-// skips the test: it needs root (or CAP_SYS_ADMIN).
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v): needs root", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
+	"github.com/socklab/socklab/internal/testfs"
+)
 
 // TestFullDiskLeavesNoPartialFile: on a full file system a write fails
 // with ENOSPC, names its file once, and leaves no truncated file (issue 10).
 func TestFullDiskLeavesNoPartialFile(t *testing.T) {
-	dir := mountTmpfs(t, "size=64k")
+	dir := testfs.MountTmpfs(t, "size=64k")
 	small := filepath.Join(dir, "small.txt")
 	if err := WriteFile(small, func(w io.Writer) error { _, err := w.Write([]byte("fits")); return err }); err != nil {
 		t.Fatal(err)
@@ -59,7 +45,7 @@ func TestFullDiskLeavesNoPartialFile(t *testing.T) {
 // TestReadOnlyOutDir: a directory that cannot be written is refused before
 // a run.
 func TestReadOnlyOutDir(t *testing.T) {
-	dir := mountTmpfs(t, "size=64k")
+	dir := testfs.MountTmpfs(t, "size=64k")
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_REMOUNT|unix.MS_RDONLY, "size=64k"); err != nil {
 		t.Skipf("cannot remount read-only: %v", err)
 	}

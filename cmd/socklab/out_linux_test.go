@@ -10,30 +10,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/socklab/socklab/internal/testfs"
+
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/registry"
 )
 
-// mountTmpfs mounts a tmpfs with opts on a new directory, or skips the test
-// (mounting needs root).
-func mountTmpfs(t *testing.T, opts string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v): needs root", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 // TestLoadOutReadOnly: an --out that cannot be written is refused before
 // the load, whose results would be lost (issue 10).
 func TestLoadOutReadOnly(t *testing.T) {
-	dir := mountTmpfs(t, "size=64k")
+	dir := testfs.MountTmpfs(t, "size=64k")
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_REMOUNT|unix.MS_RDONLY, "size=64k"); err != nil {
 		t.Skipf("cannot remount read-only: %v", err)
 	}
@@ -51,7 +37,7 @@ func TestLoadOutReadOnly(t *testing.T) {
 // TestLoadOutFullDisk: results that do not fit are an error that names the
 // file once, and leave no truncated file (issue 10).
 func TestLoadOutFullDisk(t *testing.T) {
-	dir := mountTmpfs(t, "size=8k")
+	dir := testfs.MountTmpfs(t, "size=8k")
 	m, err := registry.Lookup("goroutine")
 	if err != nil {
 		t.Fatal(err)
