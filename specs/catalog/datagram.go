@@ -100,10 +100,15 @@ func (d *dgramClient) recv(wait time.Duration) ([]byte, net.Addr, error) {
 	return buf[:n], from, err
 }
 
-// expectEcho sends p and expects it back whole from the server.
-func (d *dgramClient) expectEcho(s *spec, p []byte, what, cause string) {
+// expectEcho sends p and expects it back whole from the server. With
+// lateEmpty, one empty datagram before it is let through: the answer to an
+// empty datagram sent before, later than the wait for it.
+func (d *dgramClient) expectEcho(s *spec, p []byte, lateEmpty bool, what, cause string) {
 	d.send(s, p)
 	got, _, err := d.recv(s.Timeout)
+	if err == nil && len(got) == 0 && len(p) > 0 && lateEmpty {
+		got, _, err = d.recv(s.Timeout)
+	}
 	if err != nil {
 		s.failf(what, "no reply: "+err.Error(), cause)
 	}
@@ -132,7 +137,7 @@ func init() {
 	behave("datagram-max", func(s *spec) {
 		d := s.mainDgram()
 		p := protocol.AppendPattern(nil, maxUDPPayload, 9)
-		d.expectEcho(s, p, "all 65 507 bytes back in one datagram", "the server reads with recvfrom(1024) or another small buffer, which truncates the datagram")
+		d.expectEcho(s, p, false, "all 65 507 bytes back in one datagram", "the server reads with recvfrom(1024) or another small buffer, which truncates the datagram")
 	})
 
 	behave("datagram-interleaved", func(s *spec) {
@@ -206,10 +211,14 @@ func init() {
 		d := s.mainDgram()
 		d.send(s, nil)
 		// An answer to the empty datagram is allowed; so is none.
-		if got, _, err := d.recv(200 * time.Millisecond); err == nil && len(got) > 0 {
-			s.failf("nothing or an empty datagram in answer to an empty datagram", quote(got), "the server answers stale bytes from its buffer")
+		answered := false
+		if got, _, err := d.recv(200 * time.Millisecond); err == nil {
+			if len(got) > 0 {
+				s.failf("nothing or an empty datagram in answer to an empty datagram", quote(got), "the server answers stale bytes from its buffer")
+			}
+			answered = true
 		}
-		d.expectEcho(s, []byte("after the empty one"), "the server still echoing after a zero-length datagram",
+		d.expectEcho(s, []byte("after the empty one"), !answered, "the server still echoing after a zero-length datagram",
 			"the server takes an empty recvfrom for the end of the connection, as on a stream, and stops")
 	})
 }
