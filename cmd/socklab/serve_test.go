@@ -18,6 +18,7 @@ import (
 
 	"github.com/socklab/socklab/internal/serveproc"
 	"github.com/socklab/socklab/protocol"
+	"github.com/socklab/socklab/specs/broken"
 	"github.com/socklab/socklab/targets"
 	"github.com/socklab/socklab/targets/fork"
 	"github.com/socklab/socklab/targets/registry"
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 	// Tests that start the fork model in this process re-execute this
 	// test binary for each connection.
 	fork.Child()
+	// The broken servers whose defect is memory run in a re-executed
+	// test binary (see broken.Launch).
+	broken.ServeIfChild()
 	code := m.Run()
 	suite.Remove()
 	os.Exit(code)

@@ -37,6 +37,11 @@ func TestCatalogueCovered(t *testing.T) {
 // TestBrokenServersFailTheirBehaviour runs the whole catalogue against each
 // broken server, as socklab check does: every behaviour of its defect must
 // fail, and no other.
+func TestMain(m *testing.M) {
+	broken.ServeIfChild()
+	os.Exit(m.Run())
+}
+
 func TestBrokenServersFailTheirBehaviour(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the catalogue once per broken server")
@@ -45,15 +50,19 @@ func TestBrokenServersFailTheirBehaviour(t *testing.T) {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			root := t.TempDir()
-			srv, err := s.Start(root)
+			srv, err := broken.Launch(s, root)
 			if err != nil {
-				t.Fatalf("start %s: %v", s.Name, err)
+				t.Fatal(err)
 			}
-			defer srv.Close()
+			defer func() {
+				if err := srv.Close(); err != nil {
+					t.Error(err)
+				}
+			}()
 			tg := &catalog.Target{
 				Name:     s.Name,
 				Network:  s.Network,
-				Addr:     srv.Addrs()[0].String(),
+				Addr:     srv.Addr,
 				Protocol: s.Protocol,
 				Capacity: s.Capacity,
 				Timeout:  time.Second,
@@ -65,9 +74,7 @@ func TestBrokenServersFailTheirBehaviour(t *testing.T) {
 			if s.Protocol == "file" {
 				tg.Root = root
 			}
-			if s.MeasureRSS {
-				tg.PID = os.Getpid()
-			}
+			tg.PID = srv.PID
 			defer tg.Close()
 			results := catalog.Check(tg, nil, nil)
 			failed := slices.Sorted(slices.Values(catalog.FailedIDs(results)))

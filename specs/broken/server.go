@@ -38,8 +38,8 @@ type Server struct {
 	// the only ones it may fail.
 	Fails []string
 	// MeasureRSS says the suite must be given the server's process id
-	// (--pid): its defect is memory. The server runs in the test's own
-	// process, which returns its free memory to the system as it runs (see
+	// (--pid): its defect is memory. Launch runs it in a process of its
+	// own, which returns its free memory to the system as it runs (see
 	// measured), so the process's RSS follows the server's growth.
 	MeasureRSS bool
 	// Start starts it on loopback port 0 (or a temporary Unix path); root
@@ -263,12 +263,11 @@ func (s *streamServer) dropOnIPv6() error {
 	return nil
 }
 
-// measuredServer is a broken server whose defect is memory, run inside a
-// test process: that process's heap churns with every other test's
-// allocations, and the Go runtime keeps freed pages resident, so the
-// server's growth would land on pages already counted and RSS would hide
-// it. It returns free pages to the system every tick, so RSS follows the
-// live heap and the server's growth shows.
+// measuredServer is a broken server whose defect is memory. The Go runtime
+// keeps freed pages resident, so the server's growth could land on pages
+// already counted (freed by the test's own earlier work, or by the
+// server's) and RSS would hide it. It returns free pages to the system
+// every tick, so RSS follows the live heap and the server's growth shows.
 type measuredServer struct {
 	targets.Server
 	stop chan struct{}
