@@ -40,6 +40,17 @@ var (
 	ErrRefused = errors.New("refused by server")
 )
 
+// Farewell is implemented by a Client whose protocol lets the client ask
+// the server to end the connection, with no reply but the server's close
+// (hello's exit line). A load generator that wants the server to close
+// first, so that TCP's TIME_WAIT lands on the server and not on one of the
+// client's ephemeral ports, sends it after its last reply and waits for the
+// server's close.
+type Farewell interface {
+	// Farewell appends the bytes that ask the server to close to dst.
+	Farewell(dst []byte) []byte
+}
+
 // ConnectionCloser is implemented by a Matcher of a protocol whose server
 // may end a persistent connection after a reply, as HTTP/1.1 allows with
 // Connection: close (nginx does so after keepalive_requests). Once a

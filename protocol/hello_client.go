@@ -44,6 +44,11 @@ func (c *helloClient) Next(dst []byte, seq uint64) ([]byte, Matcher) {
 	return dst, &c.m
 }
 
+// Farewell appends the exit line, after which the server closes.
+func (c *helloClient) Farewell(dst []byte) []byte {
+	return c.f.AppendEnd(append(dst, HelloExit...))
+}
+
 // checkClientLine refuses a client value that would not fit in one line.
 func checkClientLine(what, v string) error {
 	if strings.ContainsAny(v, "\r\n") {
