@@ -87,13 +87,15 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 	r := c.r
 	stopped := int64(elapsed)
 	res := &Result{
-		Config:      r.cfg,
-		Start:       start.Add(time.Duration(r.measure)),
-		Duration:    time.Duration(max(stopped-r.measure, 0)),
-		Corrected:   NewHistogram(),
-		Uncorrected: NewHistogram(),
-		Connect:     NewHistogram(),
-		FirstErrors: map[string]string{},
+		Config:               r.cfg,
+		Start:                start.Add(time.Duration(r.measure)),
+		Duration:             time.Duration(max(stopped-r.measure, 0)),
+		Corrected:            NewHistogram(),
+		Uncorrected:          NewHistogram(),
+		Connect:              NewHistogram(),
+		FirstByte:            NewHistogram(),
+		FirstByteUncorrected: NewHistogram(),
+		FirstErrors:          map[string]string{},
 	}
 	var last int64 = -1
 	for idx := range c.ivs {
@@ -111,18 +113,16 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 		// The last interval ends when the run stopped, so that its rate is
 		// not diluted by time that was not run.
 		to := max(min(from+ivMs, stopMs), from+1)
-		for _, p := range []*hdr.PackedHistogram{h.corrected, h.uncorrected, h.connect} {
+		totals := []*hdr.Histogram{res.Corrected, res.Uncorrected, res.Connect, res.FirstByte, res.FirstByteUncorrected}
+		for i, p := range h.all() {
 			p.SetStartTimeMs(from)
 			p.SetEndTimeMs(to)
+			p.SetTag(intervalTags[i])
+			p.MergeInto(totals[i])
 		}
-		h.corrected.SetTag(TagCorrected)
-		h.uncorrected.SetTag(TagUncorrected)
-		h.connect.SetTag(TagConnect)
-		h.corrected.MergeInto(res.Corrected)
-		h.uncorrected.MergeInto(res.Uncorrected)
-		h.connect.MergeInto(res.Connect)
 		res.Intervals = append(res.Intervals, Interval{
 			Corrected: h.corrected, Uncorrected: h.uncorrected, Connect: h.connect,
+			FirstByte: h.firstByte, FirstByteUncorrected: h.firstByteUnc,
 		})
 	}
 	for _, w := range r.stats {
@@ -142,6 +142,7 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 		res.Unfinished += w.unfinished
 		res.Unsent += w.unsent
 		res.Connecting += w.connecting
+		res.Connects += w.opened
 		res.Oldest = max(res.Oldest, time.Duration(w.oldest))
 	}
 	return res

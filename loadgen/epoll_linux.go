@@ -285,7 +285,7 @@ func (t *ethread) endRun(now int64) {
 	for _, c := range t.conns {
 		switch {
 		case c.state == csDone:
-		case c.state == csOpen && (c.x.n > 0 || c.x.more(now)):
+		case c.state == csOpen && (c.x.n > 0 || c.x.closing || c.x.more(now)):
 		case c.state == csConnecting && (c.x.open || c.x.reconnect):
 		case c.state == csIdle && c.x.more(now):
 		default:
@@ -609,7 +609,7 @@ func (c *econn) settle(now int64) {
 	if !c.fill(now) {
 		return
 	}
-	if c.x.n == 0 && !c.x.more(now) {
+	if c.x.n == 0 && !c.x.closing && !c.x.more(now) {
 		c.setDone(now)
 		return
 	}

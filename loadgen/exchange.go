@@ -70,9 +70,15 @@ type exchange struct {
 	quota  int64 // requests to issue after warmup, or -1 for no limit
 	issued int64
 
-	reconnect bool  // Config.Reconnect: one request per connection
-	timeout   int64 // Config.Timeout, in ns
-	backoff   int64 // wait before the next connect after a failed one, in ns
+	reconnect   bool  // Config.Reconnect: short connections, perConn requests each
+	perConn     int   // Config.PerConn
+	serverClose bool  // Config.Close is CloseServer
+	closing     bool  // a short connection's requests are answered; the server's close is awaited
+	closeAt     int64 // when closing began
+	connDue     int64 // when the current connection was due: its first request's due time
+	gotByte     bool  // the current connection has received its first byte
+	timeout     int64 // Config.Timeout, in ns
+	backoff     int64 // wait before the next connect after a failed one, in ns
 }
 
 // outcome is what the exchange made of an event on its connection, and what
@@ -108,6 +114,8 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 	cfg := &r.cfg
 	x.r, x.st = r, st
 	x.reconnect = cfg.Reconnect
+	x.perConn = cfg.PerConn
+	x.serverClose = cfg.Close == CloseServer
 	x.timeout = int64(cfg.Timeout)
 	x.dgram = protocol.IsDatagram(cfg.Network)
 	size := 64 << 10
@@ -176,9 +184,14 @@ func (x *exchange) connectFailed(t int64, err error) int64 {
 }
 
 // connecting notes that a connect began at t: if the run stops before it
-// ends, abandon counts it, with its age.
+// ends, abandon counts it, with its age. The connection is due at t, or
+// with short connections in an open loop when the schedule says.
 func (x *exchange) connecting(t int64) {
 	x.connAt = t
+	x.connDue = t
+	if x.open && x.reconnect {
+		x.connDue = x.nextDue()
+	}
 	x.pending = true
 	x.connReq = 0
 }
@@ -193,6 +206,7 @@ func (x *exchange) connected(t int64) {
 	x.pending = false
 	if x.connAt >= x.r.measure {
 		x.st.connected(t, t-x.connAt)
+		x.st.opened++
 	}
 	x.connReq = 0
 	if !x.dgram {
@@ -210,7 +224,35 @@ func (x *exchange) reset() {
 	x.greet, x.greetR = nil, nil
 	x.rlen = 0
 	x.out, x.outOff = x.out[:0], 0
+	x.closing, x.gotByte = false, false
 }
+
+// connOver reports whether, at t, a short connection has had every request
+// it may carry: its PerConn, its quota's last, or none may be sent any more
+// because the run has reached its end (see issue).
+func (x *exchange) connOver(t int64) bool {
+	return x.connReq >= x.perConn || !x.canIssue() || t >= x.r.end
+}
+
+// finishConn ends, at t, a short connection whose requests are all
+// answered: with CloseClient the engine closes it (hangUp); with
+// CloseServer the exchange owes the server the protocol's farewell, if it
+// has one, and awaits the server's close (see Config.Close), for the
+// request timeout at most.
+func (x *exchange) finishConn(t int64) nextStep {
+	if !x.serverClose {
+		return hangUp
+	}
+	x.closing, x.closeAt = true, t
+	if f, ok := x.clients[0].(protocol.Farewell); ok {
+		x.out = f.Farewell(x.out)
+	}
+	return goOn
+}
+
+// awaits reports whether the exchange awaits something from the server: a
+// reply, the greeting, or with CloseServer the server's close.
+func (x *exchange) awaits() bool { return !x.idle() || x.closing }
 
 // fail counts every request in flight as an error of err's class if t
 // falls in the measured part (at least one error: a failure with nothing in
@@ -222,6 +264,11 @@ func (x *exchange) reset() {
 // percentile.
 func (x *exchange) fail(t int64, err error) outcome {
 	c := classify(err, false)
+	if x.closing && c == Timeout {
+		// Every request was answered; the server kept the connection.
+		c = NoClose
+		err = fmt.Errorf("%w: the server did not close within %v of the last reply", err, time.Duration(x.timeout))
+	}
 	if inWindow(t, x.r.measure) {
 		x.st.count(c, max(x.n, 1), err)
 		if c == Timeout {
@@ -293,6 +340,9 @@ func (x *exchange) window(now int64) (lo, hi int64) {
 	case x.greet != nil:
 		lo = x.connAt + to
 		hi = lo + to/4
+	case x.closing:
+		lo = x.closeAt + to
+		hi = lo + to/4
 	}
 	if x.open && x.n < len(x.ring) && !x.reconnect && x.more(now) {
 		if due := min(x.nextDue(), x.r.end); due < lo {
@@ -311,6 +361,8 @@ func (x *exchange) overdue(t int64) bool {
 		return t-x.ring[x.head].sent >= x.timeout
 	case x.greet != nil:
 		return t-x.connAt >= x.timeout
+	case x.closing:
+		return t-x.closeAt >= x.timeout
 	}
 	return false
 }

@@ -91,9 +91,27 @@ type Config struct {
 	// Rate, when positive, makes the run an open loop of Rate requests per
 	// second in total, shared evenly between the connections.
 	Rate float64
-	// Reconnect opens a new connection for every request (short
-	// connections) and records the connect time in its own histogram.
+	// Reconnect makes connections short: each carries PerConn requests,
+	// then is closed (who closes first: Close) and a new one is opened.
+	// The connect time and the time to the first byte the server sends
+	// are recorded in histograms of their own.
+	//
+	// In an open loop (Rate > 0) the schedule is then one of connections
+	// (socklab load --connect-rate): Rate connects per second in total,
+	// connect j due at runner.dueAt(j), the first request on it due when
+	// the connection was, each next one as soon as the pipeline allows
+	// (a closed loop within the connection). The Connections are slots
+	// that take the connects in turn (connect j by slot j mod
+	// Connections, as requests are dealt), so at most Connections are
+	// open at once; a connect due while its slot is still busy is late,
+	// and its request's latency counts from the connect's due time.
 	Reconnect bool
+	// PerConn is the number of requests each short connection carries
+	// (default 1). A positive PerConn makes connections short.
+	PerConn int
+	// Close says who closes a short connection first: CloseClient (the
+	// default) or CloseServer.
+	Close string
 	// NoReply is for a server that answers nothing (the tutorial's UDP
 	// server only receives): a request is complete once sent, its latency
 	// is the time its send took, and any reply is an unsolicited reply
@@ -161,6 +179,22 @@ const (
 	// EngineGoroutine drives each connection from its own goroutine with
 	// blocking calls over Go's netpoller.
 	EngineGoroutine = "goroutine"
+)
+
+// Who closes a short connection first (Config.Close). TCP leaves the
+// connection's TIME_WAIT (60s on Linux) on the side that closes first, and a
+// client's TIME_WAIT holds one of its ephemeral ports for this destination.
+const (
+	// CloseClient: the client closes once its requests are answered.
+	CloseClient = "client"
+	// CloseServer: once its requests are answered the client waits, with
+	// the request timeout, for the server to close first, sending nothing
+	// but the protocol's farewell if it has one (hello's exit: see
+	// protocol.Farewell), and closes after it. A half-close (shutdown of
+	// the write side) would not do: it sends the client's FIN first, and
+	// TIME_WAIT follows the first FIN. A server that keeps the connection
+	// open is an error of class NoClose.
+	CloseServer = "server"
 )
 
 // Progress is a live snapshot of a running load.
@@ -239,6 +273,15 @@ func (c *Config) normalize() error {
 	if c.Shards == 0 {
 		c.Shards = 1
 	}
+	if c.PerConn > 0 {
+		c.Reconnect = true
+	}
+	if c.Reconnect {
+		c.PerConn = max(c.PerConn, 1)
+		if c.Close == "" {
+			c.Close = CloseClient
+		}
+	}
 	if c.StartTolerance == 0 {
 		c.StartTolerance = DefaultStartTolerance
 	}
@@ -257,6 +300,16 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("%w: negative duration", ErrConfig)
 	case c.Threads < 0:
 		return fmt.Errorf("%w: threads %d: must be positive", ErrConfig, c.Threads)
+	case c.PerConn < 0:
+		return fmt.Errorf("%w: %d requests per connection: must be positive", ErrConfig, c.PerConn)
+	case c.Close != "" && c.Close != CloseClient && c.Close != CloseServer:
+		return fmt.Errorf("%w: close %q (valid: %s, %s)", ErrConfig, c.Close, CloseClient, CloseServer)
+	case c.Close != "" && !c.Reconnect:
+		return fmt.Errorf("%w: close %s: who closes first is chosen for short connections only", ErrConfig, c.Close)
+	case c.Close == CloseServer && protocol.IsDatagram(c.Network):
+		return fmt.Errorf("%w: close server over %s: a datagram socket has no close to wait for", ErrConfig, c.Network)
+	case c.Rate > 0 && c.PerConn > 1 && c.Requests > 0:
+		return fmt.Errorf("%w: a request count with %d requests per connection in a connection-rate run: bound it by a duration", ErrConfig, c.PerConn)
 	}
 	if err := c.checkShard(); err != nil {
 		return err
@@ -315,27 +368,36 @@ func (c *Config) normalize() error {
 // small: a dense histogram of this geometry is about 220 KB, a packed one
 // grows with the number of distinct buckets hit, a few KB in practice.
 type ivHists struct {
-	idx         int64
-	corrected   *hdr.PackedHistogram
-	uncorrected *hdr.PackedHistogram
-	connect     *hdr.PackedHistogram
+	idx          int64
+	corrected    *hdr.PackedHistogram
+	uncorrected  *hdr.PackedHistogram
+	connect      *hdr.PackedHistogram
+	firstByte    *hdr.PackedHistogram // short connections: from the connection's due time
+	firstByteUnc *hdr.PackedHistogram // from the connect's start
 }
 
 func newIvHists(idx int64) *ivHists {
-	return &ivHists{idx: idx, corrected: newPacked(), uncorrected: newPacked(), connect: newPacked()}
+	return &ivHists{idx: idx, corrected: newPacked(), uncorrected: newPacked(), connect: newPacked(),
+		firstByte: newPacked(), firstByteUnc: newPacked()}
+}
+
+// all returns the histograms in the order of Interval's fields.
+func (h *ivHists) all() []*hdr.PackedHistogram {
+	return []*hdr.PackedHistogram{h.corrected, h.uncorrected, h.connect, h.firstByte, h.firstByteUnc}
 }
 
 func (h *ivHists) merge(o *ivHists) {
-	h.corrected.Merge(o.corrected)
-	h.uncorrected.Merge(o.uncorrected)
-	h.connect.Merge(o.connect)
+	oa := o.all()
+	for i, p := range h.all() {
+		p.Merge(oa[i])
+	}
 }
 
 func (h *ivHists) reset(idx int64) {
 	h.idx = idx
-	h.corrected.Reset()
-	h.uncorrected.Reset()
-	h.connect.Reset()
+	for _, p := range h.all() {
+		p.Reset()
+	}
 }
 
 // unit is one driver of connections: a goroutine-engine worker (one

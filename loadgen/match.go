@@ -28,6 +28,14 @@ func (x *exchange) received(t int64, n int, err error) outcome {
 	if t >= x.r.cutoff {
 		return outcome{next: runOver}
 	}
+	if n > 0 && x.reconnect && !x.gotByte {
+		// A short connection's first byte: its time from when the
+		// connection was due (corrected) and from when its connect began.
+		x.gotByte = true
+		if x.connDue >= x.r.measure {
+			x.st.firstByte(t, t-x.connDue, t-x.connAt)
+		}
+	}
 	eof := false
 	switch {
 	case err == nil:
@@ -60,10 +68,10 @@ func (x *exchange) matchDatagram(t int64, p []byte) outcome {
 		return x.fail(t, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
 	}
 	x.complete(t)
-	if x.reconnect && x.idle() {
-		// Short connections: a fresh socket for the next request, as on
-		// a stream; without this hang-up the datagram path never asked
-		// for one, and a -n run waited for ever.
+	if x.reconnect && x.idle() && x.connOver(t) {
+		// Short connections: a fresh socket for the next connection, as
+		// on a stream; without this hang-up the datagram path never
+		// asked for one, and a -n run waited for ever.
 		return outcome{next: hangUp, done: 1}
 	}
 	return outcome{done: 1}
@@ -119,10 +127,15 @@ func (x *exchange) matchStream(t int64, eof bool) outcome {
 	if x.rlen == len(x.rbuf) {
 		return o.then(x.fail(t, fmt.Errorf("%w: more than %d bytes without a complete reply", protocol.ErrWrongReply, len(x.rbuf))))
 	}
-	if eof || x.reconnect && x.idle() {
-		// The server ended the exchange (banner, poetry) or, with short
-		// connections, our one request is done: connect anew.
+	switch {
+	case eof:
+		// The server ended the exchange (banner, poetry), or closed first
+		// as a short connection's CloseServer awaits: connect anew.
 		o.next = hangUp
+	case x.reconnect && x.idle() && !x.closing && x.connOver(t):
+		// A short connection's requests are done: close it, or await
+		// the server's close.
+		o.next = x.finishConn(t)
 	}
 	return o
 }

@@ -34,8 +34,9 @@ func WriteHgrm(w io.Writer, h *hdr.Histogram) error {
 // WriteHlog writes intervals as an HdrHistogram interval log, format 1.3:
 // a version comment, the start time, the base time, the legend, and per
 // interval the corrected histogram untagged (what HdrHistogram's tools read
-// by default), then the uncorrected and, if it has values, the connect one,
-// tagged; timestamps are relative to start.
+// by default), then the uncorrected and, those that have values, the
+// connect, first-byte and uncorrected first-byte ones, tagged; timestamps
+// are relative to start.
 func WriteHlog(w io.Writer, start time.Time, intervals []Interval) error {
 	lw := hdr.NewHistogramLogWriter(w)
 	ms := start.UnixMilli()
@@ -56,8 +57,8 @@ func WriteHlog(w io.Writer, start time.Time, intervals []Interval) error {
 		return err
 	}
 	for _, iv := range intervals {
-		for _, h := range []*hdr.PackedHistogram{iv.Corrected, iv.Uncorrected, iv.Connect} {
-			if h == nil || (h.Tag() == TagConnect && h.TotalCount() == 0) {
+		for _, h := range []*hdr.PackedHistogram{iv.Corrected, iv.Uncorrected, iv.Connect, iv.FirstByte, iv.FirstByteUncorrected} {
+			if h == nil || (h.Tag() != TagCorrected && h.Tag() != TagUncorrected && h.TotalCount() == 0) {
 				continue
 			}
 			if err := lw.OutputIntervalPackedHistogram(h); err != nil {
@@ -108,12 +109,21 @@ func formatBytes(n int64) string {
 func WriteText(w io.Writer, s Summary) error {
 	bw := bufio.NewWriter(w)
 	mode := "closed loop"
-	if s.RequestedRate > 0 {
+	switch {
+	case s.ConnectRate > 0:
+		mode = fmt.Sprintf("open loop at %g connects/s", s.ConnectRate)
+	case s.RequestedRate > 0:
 		mode = fmt.Sprintf("open loop at %g req/s", s.RequestedRate)
 	}
 	conn := "long connections"
-	if s.Reconnect {
+	switch {
+	case s.Reconnect && s.RequestsPerConn > 1:
+		conn = fmt.Sprintf("a new connection per %d requests, closed by the %s first", s.RequestsPerConn, s.Close)
+	case s.Reconnect:
 		conn = "a new connection per request"
+		if s.Close == CloseServer {
+			conn += ", closed by the server first"
+		}
 	}
 	if s.NoReply {
 		conn += ", no replies (a request is done once sent)"
@@ -122,8 +132,12 @@ func WriteText(w io.Writer, s Summary) error {
 	if s.Framing != "" {
 		proto += ", " + s.Framing + " framing"
 	}
-	fmt.Fprintf(bw, "%.2fs load of %s %s (%s), %s, %d connections x %d in flight, %s\n",
-		s.DurationS, s.Network, s.Addr, proto, mode, s.Connections, s.Pipeline, conn)
+	conns := fmt.Sprintf("%d connections", s.Connections)
+	if s.ConnectRate > 0 {
+		conns = fmt.Sprintf("at most %d connections open", s.Connections)
+	}
+	fmt.Fprintf(bw, "%.2fs load of %s %s (%s), %s, %s x %d in flight, %s\n",
+		s.DurationS, s.Network, s.Addr, proto, mode, conns, s.Pipeline, conn)
 	if s.Shard != nil {
 		fmt.Fprintf(bw, "shard %d of %d on %s: its share of the load of configuration %.12s\n", s.Shard.Index, s.Shard.Count, s.Shard.Host, s.ConfigHash)
 	}
@@ -139,6 +153,13 @@ func WriteText(w io.Writer, s Summary) error {
 	}
 	fmt.Fprintf(tw, "requested\t%s\n", requested)
 	fmt.Fprintf(tw, "achieved\t%.2f req/s\t%d answered in %.2fs\n", s.AchievedRate, s.Requests, s.DurationS)
+	if s.Reconnect {
+		asked := ""
+		if s.ConnectRate > 0 {
+			asked = fmt.Sprintf(" (requested %g/s)", s.ConnectRate)
+		}
+		fmt.Fprintf(tw, "connects\t%.2f/s\t%d made%s\n", s.AchievedConnectRate, s.Connects, asked)
+	}
 	fmt.Fprintf(tw, "success\t%s\tof %d requests due\n", FormatRatio(s.SuccessRatio), s.Due)
 	failed := ""
 	if s.ErrorsTotal > 0 {
@@ -182,6 +203,12 @@ func WriteText(w io.Writer, s Summary) error {
 	}
 	if s.Connect != nil {
 		rows = append(rows, row{"connect", *s.Connect})
+	}
+	if s.FirstByte != nil {
+		rows = append(rows, row{"first byte (from due)", *s.FirstByte})
+	}
+	if s.FirstByteUncorrected != nil {
+		rows = append(rows, row{"first byte (from connect)", *s.FirstByteUncorrected})
 	}
 	fmt.Fprintln(bw)
 	// Names flush left, numbers flush right: tabwriter aligns every column
@@ -229,6 +256,11 @@ func WriteText(w io.Writer, s Summary) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		for _, c := range Classes() {
+			if a := c.Advice(); a != "" && s.Errors[c.String()] > 0 {
+				fmt.Fprintf(bw, "\n%s: %s.\n", c.String(), a)
+			}
 		}
 	}
 	if len(s.Thresholds) > 0 {

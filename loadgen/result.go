@@ -17,10 +17,16 @@ import (
 // without -tag, for one) read the untagged histograms of a log by default,
 // and the corrected latency is the one to read.
 const (
-	TagCorrected   = ""
-	TagUncorrected = "uncorrected"
-	TagConnect     = "connect"
+	TagCorrected            = ""
+	TagUncorrected          = "uncorrected"
+	TagConnect              = "connect"
+	TagFirstByte            = "first_byte"
+	TagFirstByteUncorrected = "first_byte_uncorrected"
 )
+
+// intervalTags are the tags of an interval's histograms, in the order of
+// Interval's fields (and of ivHists.all).
+var intervalTags = []string{TagCorrected, TagUncorrected, TagConnect, TagFirstByte, TagFirstByteUncorrected}
 
 // Result is the outcome of a run. Its histograms hold nanoseconds.
 type Result struct {
@@ -60,9 +66,19 @@ type Result struct {
 	// answered requests only: the service time, which flatters a server
 	// that leaves requests waiting.
 	Uncorrected *hdr.Histogram
-	// Connect is connect time; a connect still in progress when the run
-	// stopped is in it at its age.
+	// Connect is connect time, from when the connect began; a connect
+	// still in progress when the run stopped is in it at its age.
 	Connect *hdr.Histogram
+	// FirstByte is, with short connections, the time from when each
+	// connection was due (in an open loop the schedule's due time, so a
+	// connect held up by the cap of connections or a stalled accept shows;
+	// in a closed loop, when its connect began) to the first byte the
+	// server sent on it, greeting or reply; FirstByteUncorrected, from when
+	// its connect began. Only connections that received a byte are in
+	// them: the others' requests are in the corrected latency and errors.
+	FirstByte, FirstByteUncorrected *hdr.Histogram
+	// Connects counts connects begun in the measured part that completed.
+	Connects int64
 	// Thresholds, if set before the summary is made, are carried in it.
 	Thresholds []ThresholdResult
 	// Intervals are the per-interval histograms, in order.
@@ -78,6 +94,7 @@ type Result struct {
 // end times and tagged.
 type Interval struct {
 	Corrected, Uncorrected, Connect *hdr.PackedHistogram
+	FirstByte, FirstByteUncorrected *hdr.PackedHistogram
 }
 
 // ErrorCount returns the number of errors of class c.
@@ -96,7 +113,8 @@ func (r *Result) TotalErrors() int64 {
 // timeouts, unfinished and unsent requests in the corrected histogram and
 // counted unsent requests and pending connects; a version 1 summary's
 // corrected latency is of the answered requests only, so the two are not
-// mixed.
+// mixed. Fields added since (the connection-rate fields, first_byte) are
+// optional and leave the others' meaning as it was, so the version stays.
 const SummaryVersion = 2
 
 // Summary is the JSON form of a result (summary.json). Latencies are in
@@ -104,23 +122,35 @@ const SummaryVersion = 2
 // base64 encoded as in HdrHistogram logs, so that summaries merge without
 // loss.
 type Summary struct {
-	Version       int     `json:"version"`
-	Tag           string  `json:"tag,omitempty"`
-	Network       string  `json:"network"`
-	Addr          string  `json:"addr"`
-	Protocol      string  `json:"protocol"`
-	Framing       string  `json:"framing,omitempty"`
-	Detected      string  `json:"framing_detected,omitempty"`
-	Size          int     `json:"size,omitempty"`
-	Connections   int     `json:"connections"`
-	Pipeline      int     `json:"pipeline"`
-	Reconnect     bool    `json:"reconnect"`
-	NoReply       bool    `json:"no_reply,omitempty"`
-	Start         string  `json:"start"`
-	DurationS     float64 `json:"duration_s"`
-	GraceS        float64 `json:"grace_s"`
-	RequestedRate float64 `json:"requested_rate"`
-	AchievedRate  float64 `json:"achieved_rate"`
+	Version     int    `json:"version"`
+	Tag         string `json:"tag,omitempty"`
+	Network     string `json:"network"`
+	Addr        string `json:"addr"`
+	Protocol    string `json:"protocol"`
+	Framing     string `json:"framing,omitempty"`
+	Detected    string `json:"framing_detected,omitempty"`
+	Size        int    `json:"size,omitempty"`
+	Connections int    `json:"connections"`
+	Pipeline    int    `json:"pipeline"`
+	Reconnect   bool   `json:"reconnect"`
+	// RequestsPerConn and Close are, with short connections, the requests
+	// each connection carries and who closes it first.
+	RequestsPerConn int    `json:"requests_per_conn,omitempty"`
+	Close           string `json:"close,omitempty"`
+	// ConnectRate is, in a connection-rate run (an open loop of short
+	// connections), the connects per second requested; RequestedRate is
+	// then ConnectRate times RequestsPerConn. Connects counts the connects
+	// begun in the measured part that completed, AchievedConnectRate them
+	// per second.
+	ConnectRate         float64 `json:"requested_connect_rate,omitempty"`
+	Connects            int64   `json:"connects,omitempty"`
+	AchievedConnectRate float64 `json:"achieved_connect_rate,omitempty"`
+	NoReply             bool    `json:"no_reply,omitempty"`
+	Start               string  `json:"start"`
+	DurationS           float64 `json:"duration_s"`
+	GraceS              float64 `json:"grace_s"`
+	RequestedRate       float64 `json:"requested_rate"`
+	AchievedRate        float64 `json:"achieved_rate"`
 	// Due is every request accounted for: answered, failed, unfinished or
 	// unsent. SuccessRatio is the answered share of it.
 	Due          int64             `json:"due"`
@@ -136,12 +166,17 @@ type Summary struct {
 	Late         int64             `json:"late"`
 	MaxLateUs    float64           `json:"max_late_us"`
 	// BytesSent and BytesReceived count payload bytes, warm-up included.
-	BytesSent     int64             `json:"bytes_sent"`
-	BytesReceived int64             `json:"bytes_received"`
-	Corrected     Latency           `json:"corrected"`
-	Uncorrected   Latency           `json:"uncorrected"`
-	Connect       *Latency          `json:"connect,omitempty"`
-	Thresholds    []ThresholdResult `json:"thresholds,omitempty"`
+	BytesSent     int64    `json:"bytes_sent"`
+	BytesReceived int64    `json:"bytes_received"`
+	Corrected     Latency  `json:"corrected"`
+	Uncorrected   Latency  `json:"uncorrected"`
+	Connect       *Latency `json:"connect,omitempty"`
+	// FirstByte and FirstByteUncorrected are, with short connections, the
+	// time to each connection's first byte from when it was due and from
+	// when its connect began (see Result.FirstByte).
+	FirstByte            *Latency          `json:"first_byte,omitempty"`
+	FirstByteUncorrected *Latency          `json:"first_byte_uncorrected,omitempty"`
+	Thresholds           []ThresholdResult `json:"thresholds,omitempty"`
 	// ConfigHash is the hash of what defines the load (Config.Hash): the
 	// same for every shard of one run, different for another load.
 	ConfigHash string `json:"config_hash,omitempty"`
@@ -268,9 +303,25 @@ func (r *Result) Summary() Summary {
 	for _, cl := range Classes() {
 		s.Errors[cl.String()] = r.Errors[cl]
 	}
-	if r.Connect.TotalCount() > 0 {
-		l := LatencyOf(r.Connect)
-		s.Connect = &l
+	for _, o := range []struct {
+		h   *hdr.Histogram
+		dst **Latency
+	}{{r.Connect, &s.Connect}, {r.FirstByte, &s.FirstByte}, {r.FirstByteUncorrected, &s.FirstByteUncorrected}} {
+		if o.h != nil && o.h.TotalCount() > 0 {
+			l := LatencyOf(o.h)
+			*o.dst = &l
+		}
+	}
+	if c.Reconnect {
+		s.RequestsPerConn, s.Close = c.PerConn, c.Close
+		s.Connects = r.Connects
+		if c.Rate > 0 {
+			s.ConnectRate = s.RequestedRate
+			s.RequestedRate = s.ConnectRate * float64(c.PerConn)
+		}
+		if r.Duration > 0 {
+			s.AchievedConnectRate = round3(float64(r.Connects) / r.Duration.Seconds())
+		}
 	}
 	return s
 }
@@ -321,7 +372,7 @@ func ReadSummary(rd io.Reader) (Summary, error) {
 	if s.Version != SummaryVersion {
 		return Summary{}, fmt.Errorf("read summary: version %d: %w", s.Version, ErrSummaryVersion)
 	}
-	for _, l := range []*Latency{&s.Corrected, &s.Uncorrected, s.Connect} {
+	for _, l := range s.Latencies() {
 		if l == nil {
 			continue
 		}
@@ -333,6 +384,19 @@ func ReadSummary(rd io.Reader) (Summary, error) {
 		s.Errors = map[string]int64{}
 	}
 	return s, nil
+}
+
+// Latencies returns the summary's latencies that are set: corrected,
+// uncorrected, then connect and first byte (corrected, uncorrected) if
+// present.
+func (s *Summary) Latencies() []*Latency {
+	ls := []*Latency{&s.Corrected, &s.Uncorrected}
+	for _, l := range []*Latency{s.Connect, s.FirstByte, s.FirstByteUncorrected} {
+		if l != nil {
+			ls = append(ls, l)
+		}
+	}
+	return ls
 }
 
 // ErrSummaryVersion is returned for a summary.json of another version.

@@ -16,7 +16,7 @@ type slot struct {
 	m    protocol.Matcher
 	rep  protocol.Replier // m as a Replier, or nil
 	due  int64            // when it was due (ns since base); equal to sent in a closed loop
-	sent int64            // when it was sent, or when its connect began with Reconnect
+	sent int64            // when it was sent
 }
 
 // nextDue is when the open loop's next request is due (ns since base).
@@ -79,31 +79,35 @@ func (x *exchange) slot(i int) int {
 
 // issue queues the next request if one may be sent at now: the pipeline has
 // room, the quota is not spent, in an open loop it is due, with short
-// connections this connection has not had its one request, and it was due
-// before the end of the run. It returns the request's bytes (empty for a
-// protocol whose exchange is one server stream), or false if none may be
-// sent. A request due in the measured part counts toward the quota, and as
-// late if it is sent late.
+// connections this connection has not had its PerConn requests nor begun
+// to close, and it was due before the end of the run. It returns the
+// request's bytes (empty for a protocol whose exchange is one server
+// stream), or false if none may be sent. A request due in the measured part
+// counts toward the quota, and as late if it is sent late.
 //
 // A request is due when the open loop's schedule says, and in a closed loop
-// when it is sent; with short connections a request is sent when its
-// connect begins. So after the end of the run a closed loop sends nothing
-// new, except a short connection's request whose connect began before it;
-// an open loop still sends, until the cut-off, the requests due in the run's
-// last tenth (at most the grace) that were held up (a connection busy at the
-// very end is not a failing server), and gives up the older ones (see
-// expire).
+// when it is sent. A short connection's first request is due when the
+// connection was (the schedule's due time, or in a closed loop when its
+// connect began), so its corrected latency holds the wait for a slot and
+// the connect; its next requests are due when they can be sent. So after
+// the end of the run a closed loop sends nothing new, except a short
+// connection's first request whose connect began before it; an open loop
+// still sends, until the cut-off, the requests due in the run's last tenth
+// (at most the grace) that were held up (a connection busy at the very end
+// is not a failing server), and gives up the older ones (see expire).
 func (x *exchange) issue(now int64) ([]byte, bool) {
 	r := x.r
-	if x.n == len(x.ring) || !x.canIssue() || x.reconnect && x.connReq > 0 {
+	if x.n == len(x.ring) || !x.canIssue() || x.reconnect && (x.connReq >= x.perConn || x.closing) {
 		return nil, false
 	}
-	sent := now
-	if x.reconnect {
-		sent = x.connAt
+	sent, due := now, now
+	// A short connection's first request is its schedule entry, due when
+	// the connection was; the next ones are due when they can be sent.
+	sched := !x.reconnect || x.connReq == 0
+	if x.reconnect && x.connReq == 0 {
+		due = x.connDue
 	}
-	due := sent
-	if x.open {
+	if x.open && sched {
 		if now >= r.end {
 			x.expire(now)
 			if !x.canIssue() {
@@ -126,7 +130,9 @@ func (x *exchange) issue(now int64) ([]byte, bool) {
 		r.cfg.onIssue(due)
 	}
 	x.seq++
-	x.k++
+	if sched {
+		x.k++
+	}
 	x.connReq++
 	x.n++
 	if due >= r.measure {

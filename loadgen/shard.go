@@ -76,6 +76,8 @@ type definition struct {
 	Pipeline       int                    `json:"pipeline"`
 	Rate           float64                `json:"rate"`
 	Reconnect      bool                   `json:"reconnect"`
+	PerConn        int                    `json:"per_conn,omitempty"`
+	Close          string                 `json:"close,omitempty"`
 	NoReply        bool                   `json:"no_reply"`
 	Duration       time.Duration          `json:"duration"`
 	Requests       int64                  `json:"requests"`
@@ -98,7 +100,7 @@ func (c Config) Hash() string {
 	d := definition{
 		Network: c.Network, Addr: c.Addr, Protocol: c.Protocol, Client: client,
 		Connections: c.Connections, Pipeline: c.Pipeline, Rate: c.Rate,
-		Reconnect: c.Reconnect, NoReply: c.NoReply,
+		Reconnect: c.Reconnect, PerConn: c.PerConn, Close: c.Close, NoReply: c.NoReply,
 		Duration: c.Duration, Requests: c.Requests, Warmup: c.Warmup,
 		Timeout: c.Timeout, ConnectTimeout: c.ConnectTimeout, Grace: c.Grace,
 		Shards: max(c.Shards, 1),

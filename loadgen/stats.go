@@ -38,6 +38,7 @@ type stats struct {
 	unfinished int64 // sent, unanswered when the run stopped
 	unsent     int64 // due, never sent
 	connecting int64 // connects still in progress when the run stopped
+	opened     int64 // connects begun in the measured part that completed
 	oldest     int64 // the largest age of an unfinished or unsent request
 
 	_        [64]byte // keep the live counters off the previous fields' cache line
@@ -92,6 +93,15 @@ func (s *stats) done(t, corrected, uncorrected int64) {
 
 // connected records at t a connect that took d.
 func (s *stats) connected(t, d int64) { s.at(t).connect.RecordValue(clamp(d)) }
+
+// firstByte records at t a short connection's time to its first byte, from
+// when the connection was due (corrected) and from when its connect began
+// (uncorrected).
+func (s *stats) firstByte(t, corrected, uncorrected int64) {
+	h := s.at(t)
+	h.firstByte.RecordValue(clamp(corrected))
+	h.firstByteUnc.RecordValue(clamp(uncorrected))
+}
 
 // bound records at t, in the corrected histogram only, the time a request
 // that was not answered had waited: a timeout's, or the age of a request

@@ -115,11 +115,11 @@ func (w *worker) run() {
 		if !w.fill(now) {
 			continue
 		}
-		if w.x.n == 0 && !w.x.more(w.now()) {
+		if w.x.n == 0 && !w.x.closing && !w.x.more(w.now()) {
 			// Nothing in flight and nothing left to send.
 			return
 		}
-		if w.x.idle() {
+		if !w.x.awaits() {
 			if w.x.open && w.cfg.NoReply {
 				// Wait for the next due time in a read, so that a
 				// reply the server should not send is seen.
