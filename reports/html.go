@@ -31,6 +31,10 @@ type htmlGroup struct {
 	Plots    []htmlPlot
 	Timeline []htmlPlot
 	Faint    bool // some scenario failed: its lines are faint
+	// ConnHeader and Conns are the connection figures of a group of
+	// short connections (see connRows).
+	ConnHeader []string
+	Conns      [][]string
 }
 
 // htmlWorkload is one line of the summary table: a workload and how the
@@ -90,7 +94,11 @@ Latency is the corrected latency: from when each request was due (in a closed lo
 <tr><th>model</th><th>connections</th><th>requested</th><th>achieved (req/s)</th><th>success</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>failed</th><th>unsent</th><th>unfinished</th><th>late</th><th>served every request</th>{{if $.Thresholds}}<th>thresholds crossed</th>{{end}}</tr>
 {{range .Rows}}<tr{{if .Failed}} class="fail"{{end}}><td>{{.Model}}</td><td class="n">{{.Connections}}</td><td class="n">{{.Rate}}</td><td class="n">{{.Achieved}}</td><td class="n">{{.Success}}</td><td class="n">{{.P50}}</td><td class="n">{{.P90}}</td><td class="n">{{.P99}}</td><td class="n">{{.P999}}</td><td class="n">{{.Max}}</td><td>{{.Errors}}</td><td class="n">{{.Unsent}}</td><td class="n">{{.Unfinished}}</td><td class="n">{{.Late}}</td><td class="{{if .Failed}}bad{{else}}ok{{end}}">{{.Status}}</td>{{if $.Thresholds}}<td class="bad">{{range $i, $c := .Crossed}}{{if $i}}<br>{{end}}{{$c}}{{else}}-{{end}}</td>{{end}}</tr>
 {{end}}</table>
-{{if .Faint}}<p class="note">Rows in red did not serve every request; their lines are drawn faint, and their latency holds lower bounds (timeouts, and the ages of requests left unsent or unfinished).</p>
+{{if .Conns}}<table>
+<tr>{{range .ConnHeader}}<th>{{.}}</th>{{end}}</tr>
+{{range .Conns}}<tr>{{range $i, $c := .}}<td{{if $i}} class="n"{{end}}>{{$c}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}{{if .Faint}}<p class="note">Rows in red did not serve every request; their lines are drawn faint, and their latency holds lower bounds (timeouts, and the ages of requests left unsent or unfinished).</p>
 {{end}}{{range .Plots}}<figure>
 {{.SVG}}
 <figcaption>{{.Title}}</figcaption>
@@ -143,6 +151,10 @@ func WriteHTML(w io.Writer, r *Run) error {
 				Failed: s.Failed(), Status: problemsCell(s), Crossed: crossedCells(s),
 			})
 			hg.Faint = hg.Faint || s.Failed()
+		}
+		for _, c := range connRows(g) {
+			hg.ConnHeader = connHeader
+			hg.Conns = append(hg.Conns, c.cells())
 		}
 		plots, err := groupPlots(g, colours)
 		if err != nil {

@@ -121,6 +121,14 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 				latencyCell(l, l.P50Us), latencyCell(l, l.P90Us), latencyCell(l, l.P99Us),
 				latencyCell(l, l.P999Us), latencyCell(l, l.MaxUs), errorsCell(m), m.Unsent, m.Unfinished, m.Late, statusCell(s))
 		}
+		if rows := connRows(g); rows != nil {
+			fmt.Fprintf(bw, "\nConnections (short connections: a new one per %s):\n\n", perConnText(g))
+			fmt.Fprintf(bw, "| %s |\n", strings.Join(connHeader, " | "))
+			fmt.Fprintf(bw, "|---|%s\n", strings.Repeat("---:|", len(connHeader)-1))
+			for _, c := range rows {
+				fmt.Fprintf(bw, "| %s |\n", strings.Join(c.cells(), " | "))
+			}
+		}
 	}
 	return bw.Flush()
 }

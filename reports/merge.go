@@ -167,7 +167,9 @@ func mergeSummaries(ss []loadgen.Summary, names []string) (loadgen.Summary, erro
 	out.Connections, out.Requests, out.ErrorsTotal, out.Unfinished, out.Late = 0, 0, 0, 0, 0
 	out.Unsent, out.Connecting, out.OldestUs = 0, 0, 0
 	out.BytesSent, out.BytesReceived, out.RequestedRate, out.MaxLateUs, out.DurationS = 0, 0, 0, 0, 0
+	out.ConnectRate, out.Connects = 0, 0
 	corr, unc, conn := loadgen.NewHistogram(), loadgen.NewHistogram(), loadgen.NewHistogram()
+	fb, fbUnc := loadgen.NewHistogram(), loadgen.NewHistogram()
 	var tags []string
 	for i, s := range ss {
 		if s.Shard != nil {
@@ -185,6 +187,8 @@ func mergeSummaries(ss []loadgen.Summary, names []string) (loadgen.Summary, erro
 		out.BytesSent += s.BytesSent
 		out.BytesReceived += s.BytesReceived
 		out.RequestedRate += s.RequestedRate
+		out.ConnectRate += s.ConnectRate
+		out.Connects += s.Connects
 		out.MaxLateUs = max(out.MaxLateUs, s.MaxLateUs)
 		out.DurationS = max(out.DurationS, s.DurationS)
 		if s.Start < out.Start {
@@ -207,7 +211,7 @@ func mergeSummaries(ss []loadgen.Summary, names []string) (loadgen.Summary, erro
 		for _, p := range []struct {
 			dst *hdr.Histogram
 			l   *loadgen.Latency
-		}{{corr, &s.Corrected}, {unc, &s.Uncorrected}, {conn, s.Connect}} {
+		}{{corr, &s.Corrected}, {unc, &s.Uncorrected}, {conn, s.Connect}, {fb, s.FirstByte}, {fbUnc, s.FirstByteUncorrected}} {
 			if p.l == nil {
 				continue
 			}
@@ -227,17 +231,27 @@ func mergeSummaries(ss []loadgen.Summary, names []string) (loadgen.Summary, erro
 	out.Tag = strings.Join(tags, "+")
 	out.Corrected = loadgen.LatencyOf(corr)
 	out.Uncorrected = loadgen.LatencyOf(unc)
-	out.Connect = nil
-	if conn.TotalCount() > 0 {
-		l := loadgen.LatencyOf(conn)
-		out.Connect = &l
-	}
-	out.AchievedRate = 0
+	out.ConnectRate = math.Round(out.ConnectRate*1e6) / 1e6
+	out.Connect, out.FirstByte, out.FirstByteUncorrected = optLatency(conn), optLatency(fb), optLatency(fbUnc)
+	out.AchievedRate, out.AchievedConnectRate = 0, 0
 	if out.DurationS > 0 {
 		out.AchievedRate = math.Round(float64(out.Requests)/out.DurationS*1e3) / 1e3
+		if out.Reconnect {
+			out.AchievedConnectRate = math.Round(float64(out.Connects)/out.DurationS*1e3) / 1e3
+		}
 	}
 	out.Account()
 	return out, nil
+}
+
+// optLatency summarises h, or returns nil for an empty histogram: an
+// optional latency of a summary.
+func optLatency(h *hdr.Histogram) *loadgen.Latency {
+	if h.TotalCount() == 0 {
+		return nil
+	}
+	l := loadgen.LatencyOf(h)
+	return &l
 }
 
 // ErrNotMergeable is wrapped by the error of a merge of runs that do not
@@ -270,6 +284,8 @@ func loadDiff(a, b loadgen.Summary) string {
 	diff("connections", a.Connections, b.Connections)
 	diff("pipeline", a.Pipeline, b.Pipeline)
 	diff("short connections", a.Reconnect, b.Reconnect)
+	diff("requests per connection", a.RequestsPerConn, b.RequestsPerConn)
+	diff("close", a.Close, b.Close)
 	diff("no replies", a.NoReply, b.NoReply)
 	loop := func(s loadgen.Summary) string {
 		if s.RequestedRate > 0 {

@@ -114,10 +114,7 @@ func ReadRun(rd io.Reader) (*Run, error) {
 		if s.Summary.Version != loadgen.SummaryVersion {
 			return nil, fmt.Errorf("read results: scenario %d: version %d: %w", i, s.Summary.Version, loadgen.ErrSummaryVersion)
 		}
-		for _, l := range []*loadgen.Latency{&s.Summary.Corrected, &s.Summary.Uncorrected, s.Summary.Connect} {
-			if l == nil {
-				continue
-			}
+		for _, l := range s.Summary.Latencies() {
 			if _, err := l.Decode(); err != nil {
 				return nil, fmt.Errorf("read results: scenario %d: %w", i, err)
 			}
