@@ -35,6 +35,7 @@ type loadFlags struct {
 	quiet       bool
 	thresholds  thresholdFlag
 	allowErrors bool
+	connectRate float64 // --connect-rate: the open loop's schedule is of connects
 }
 
 // thresholdFlag collects repeated --threshold flags, parsed as they come.
@@ -107,7 +108,10 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.IntVar(&c.Connections, "c", 1, "connections")
 	fs.IntVar(&c.Pipeline, "pipeline", 1, "requests in flight per connection")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: requests per second in total (0: closed loop)")
-	fs.BoolVar(&c.Reconnect, "reconnect", false, "a new connection per request (short connections)")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "short connections: a new connection per request (per --requests-per-conn requests); with --rate, the same as --connect-rate")
+	fs.Float64Var(&f.connectRate, "connect-rate", 0, "open loop of connections: `R` new connections per second in total, each doing --requests-per-conn requests, then closed (see --close); -c caps the connections open at once (default R/10, at least 1 and at most 1000); latency counts from each connect's due time")
+	fs.IntVar(&c.PerConn, "requests-per-conn", 0, "with --connect-rate or --reconnect: requests each connection carries, one after the other (--pipeline at once), before it is closed (default 1)")
+	fs.StringVar(&c.Close, "close", "", "with --connect-rate or --reconnect: who closes each connection first, client (TIME_WAIT stays on the client, holding one of its ports for 60s) or server (the client waits for the server's close, sending hello's exit; TIME_WAIT goes to the server) (default client)")
 	fs.BoolVar(&c.NoReply, "no-reply", false, "the server answers nothing (a receive-only UDP server): a request is done once sent, and a reply is an error")
 	fs.DurationVar(&c.Duration, "d", 10*time.Second, "duration of the measured part")
 	fs.Int64Var(&c.Requests, "n", 0, "stop after this many requests instead of a duration")
@@ -155,6 +159,9 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 	case c.Grace < 0:
 		return usageError("--grace wants a duration, like --grace 500ms")
 	}
+	if err := f.checkConnect(set); err != nil {
+		return err
+	}
 	if set["grace"] && c.Grace == 0 {
 		c.Grace = -1 // none, where the zero value means the default
 	}
@@ -176,6 +183,42 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 	}
 	if _, err := protocol.Lookup(c.Protocol); err != nil {
 		return usageError("--protocol: %v", err)
+	}
+	return nil
+}
+
+// maxDefaultSlots bounds the connections open at once that --connect-rate
+// allows when -c is not given.
+const maxDefaultSlots = 1000
+
+// checkConnect checks the short-connection flags and makes a
+// --connect-rate run an open loop of short connections: the schedule's rate
+// is then of connects (see loadgen.Config.Reconnect).
+func (f *loadFlags) checkConnect(set map[string]bool) error {
+	c := &f.cfg
+	short := c.Reconnect || set["connect-rate"]
+	switch {
+	case set["connect-rate"] && !(f.connectRate > 0 && !math.IsInf(f.connectRate, 0)):
+		return usageError("--connect-rate wants a positive number of connections per second, like --connect-rate 500")
+	case set["connect-rate"] && set["rate"]:
+		return usageError("--rate and --connect-rate are two schedules: give one (--connect-rate R with --requests-per-conn K asks for R*K requests/s)")
+	case set["requests-per-conn"] && c.PerConn < 1:
+		return usageError("--requests-per-conn wants a positive number, like --requests-per-conn 10")
+	case (set["requests-per-conn"] || set["close"]) && !short:
+		return usageError("--requests-per-conn and --close are for short connections: give --connect-rate R (or --reconnect)")
+	case set["close"] && c.Close != loadgen.CloseClient && c.Close != loadgen.CloseServer:
+		return usageError("--close wants client or server")
+	case c.Rate > 0 && c.PerConn > 1:
+		return usageError("--rate counts requests and --requests-per-conn %d connects them %d to a connection: give the schedule of connects, --connect-rate %g", c.PerConn, c.PerConn, c.Rate/float64(c.PerConn))
+	case set["connect-rate"] && c.PerConn > 1 && set["n"]:
+		return usageError("-n with --requests-per-conn %d: bound a --connect-rate run by -d", c.PerConn)
+	}
+	if set["connect-rate"] {
+		c.Rate = f.connectRate
+		c.Reconnect = true
+		if !set["c"] {
+			c.Connections = int(min(max(math.Ceil(f.connectRate/10), 1), maxDefaultSlots))
+		}
 	}
 	return nil
 }
