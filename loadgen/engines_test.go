@@ -11,9 +11,11 @@ import (
 	"github.com/socklab/socklab/targets/goroutine"
 )
 
-func startHello(t *testing.T) string {
+func startHello(t *testing.T) string { return startHelloOn(t, "tcp") }
+
+func startHelloOn(t *testing.T, network string) string {
 	t.Helper()
-	srv, err := goroutine.Start(targets.Config{Protocol: "hello"})
+	srv, err := goroutine.Start(targets.Config{Network: network, Protocol: "hello"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -227,11 +227,10 @@ func (x *exchange) reset() {
 	x.closing, x.gotByte = false, false
 }
 
-// connOver reports whether, at t, a short connection has had every request
-// it may carry: its PerConn, its quota's last, or none may be sent any more
-// because the run has reached its end (see issue).
-func (x *exchange) connOver(t int64) bool {
-	return x.connReq >= x.perConn || !x.canIssue() || t >= x.r.end
+// connOver reports whether a short connection has had every request it
+// may carry: its PerConn, or its quota's last.
+func (x *exchange) connOver() bool {
+	return x.connReq >= x.perConn || !x.canIssue()
 }
 
 // finishConn ends, at t, a short connection whose requests are all

@@ -68,7 +68,7 @@ func (x *exchange) matchDatagram(t int64, p []byte) outcome {
 		return x.fail(t, fmt.Errorf("%w: %d bytes after the reply in its datagram", protocol.ErrWrongReply, len(p)-k))
 	}
 	x.complete(t)
-	if x.reconnect && x.idle() && x.connOver(t) {
+	if x.reconnect && x.idle() && x.connOver() {
 		// Short connections: a fresh socket for the next connection, as
 		// on a stream; without this hang-up the datagram path never
 		// asked for one, and a -n run waited for ever.
@@ -132,7 +132,7 @@ func (x *exchange) matchStream(t int64, eof bool) outcome {
 		// The server ended the exchange (banner, poetry), or closed first
 		// as a short connection's CloseServer awaits: connect anew.
 		o.next = hangUp
-	case x.reconnect && x.idle() && !x.closing && x.connOver(t):
+	case x.reconnect && x.idle() && !x.closing && x.connOver():
 		// A short connection's requests are done: close it, or await
 		// the server's close.
 		o.next = x.finishConn(t)

@@ -89,9 +89,11 @@ func (x *exchange) slot(i int) int {
 // when it is sent. A short connection's first request is due when the
 // connection was (the schedule's due time, or in a closed loop when its
 // connect began), so its corrected latency holds the wait for a slot and
-// the connect; its next requests are due when they can be sent. So after
-// the end of the run a closed loop sends nothing new, except a short
-// connection's first request whose connect began before it; an open loop
+// the connect; its next requests are due when they can be sent, and are
+// sent even after the end of the run (until the cut-off): the connection,
+// due before the end, is the schedule's unit. So after the end of the run
+// a closed loop sends nothing new, except on a short connection whose
+// connect began before it; an open loop
 // still sends, until the cut-off, the requests due in the run's last tenth
 // (at most the grace) that were held up (a connection busy at the very end
 // is not a failing server), and gives up the older ones (see expire).
@@ -118,7 +120,7 @@ func (x *exchange) issue(now int64) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	if due >= r.end {
+	if due >= r.end && sched {
 		return nil, false
 	}
 	pos := x.slot(x.n)
