@@ -99,6 +99,13 @@ func TestLoadAndReportCLI(t *testing.T) {
 		{name: "merge out is a file", args: []string{"report", "merge", "--out", aFile, tmp}, wantCode: 2, wantErr: "--out: " + aFile + " is not a directory"},
 		{name: "flags after the address", args: []string{"load", "127.0.0.1:1", "--rate", "NaN", "-d", "30s"}, wantCode: 2, wantErr: "--rate wants"},
 		{name: "flags after the directories", args: []string{"report", "merge", tmp, "--out", aFile}, wantCode: 2, wantErr: "--out: " + aFile},
+		{name: "connect rate and rate", args: []string{"load", "--connect-rate", "100", "--rate", "100", "127.0.0.1:1"}, wantCode: 2, wantErr: "give one"},
+		{name: "bad connect rate", args: []string{"load", "--connect-rate", "0", "127.0.0.1:1"}, wantCode: 2, wantErr: "--connect-rate wants"},
+		{name: "requests per conn alone", args: []string{"load", "--requests-per-conn", "3", "127.0.0.1:1"}, wantCode: 2, wantErr: "give --connect-rate"},
+		{name: "close alone", args: []string{"load", "--close", "server", "127.0.0.1:1"}, wantCode: 2, wantErr: "give --connect-rate"},
+		{name: "bad close", args: []string{"load", "--connect-rate", "10", "--close", "both", "127.0.0.1:1"}, wantCode: 2, wantErr: "--close wants client or server"},
+		{name: "rate of several per conn", args: []string{"load", "--rate", "300", "--reconnect", "--requests-per-conn", "3", "127.0.0.1:1"}, wantCode: 2, wantErr: "--connect-rate 100"},
+		{name: "close server over udp", args: []string{"load", "--network", "udp", "--connect-rate", "10", "--close", "server", "-d", "30s", "127.0.0.1:1"}, wantCode: 2, wantErr: "no close to wait for"},
 		{name: "everything after -- is positional", args: []string{"load", "--", "--json"}, wantCode: 2, wantErr: "address --json"},
 	}
 	for _, tc := range tests {

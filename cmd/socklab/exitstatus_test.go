@@ -193,3 +193,56 @@ func TestBenchRefusedServer(t *testing.T) {
 		t.Errorf("a refused bench left %d entries in --out", len(entries))
 	}
 }
+
+// TestConnectRateCLI: socklab load --connect-rate prints the connects and
+// the connect and first-byte latency, writes them into summary.json and, as
+// tagged histograms, into latency.hlog, and socklab report render shows
+// them in a table of connections.
+func TestConnectRateCLI(t *testing.T) {
+	addr := startTarget(t, goroutine.Start)
+	out := filepath.Join(t.TempDir(), "run")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"load", "--connect-rate", "200", "--requests-per-conn", "2", "-d", "500ms", "--quiet", "--out", out, addr}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q\n%s", code, stderr.String(), stdout.String())
+	}
+	for _, want := range []string{"open loop at 200 connects/s", "at most 20 connections open", "a new connection per 2 requests, closed by the client first", "connects", "first byte (from due)", "first byte (from connect)"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	f, err := os.Open(filepath.Join(out, loadgen.SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := loadgen.ReadSummary(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ConnectRate != 200 || s.RequestedRate != 400 || s.RequestsPerConn != 2 || s.Close != loadgen.CloseClient ||
+		s.Connects < 90 || s.FirstByte == nil || s.FirstByteUncorrected == nil || s.Connect == nil || s.Requests != 2*s.Connects {
+		t.Errorf("summary: connect rate %g, requested %g, per conn %d, close %q, connects %d, requests %d, first byte %v",
+			s.ConnectRate, s.RequestedRate, s.RequestsPerConn, s.Close, s.Connects, s.Requests, s.FirstByte != nil)
+	}
+	hlog, err := os.ReadFile(filepath.Join(out, loadgen.HlogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{loadgen.TagConnect, loadgen.TagFirstByte, loadgen.TagFirstByteUncorrected} {
+		if !strings.Contains(string(hlog), "Tag="+tag+",") {
+			t.Errorf("latency.hlog has no histogram tagged %s", tag)
+		}
+	}
+	stdout.Reset()
+	if code := run([]string{"report", "render", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("render: exit %d, %s", code, stderr.String())
+	}
+	md, err := os.ReadFile(filepath.Join(out, reports.MarkdownFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "| 200/s |") || !strings.Contains(string(md), "first byte p99 (from due)") {
+		t.Errorf("the report has no table of connections:\n%s", md)
+	}
+}
