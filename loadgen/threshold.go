@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Thresholds: pass conditions over a run's summary, for CI (k6's thresholds,
@@ -169,6 +171,23 @@ func (t Threshold) holds(v float64) bool {
 	return v >= t.Bound
 }
 
+// IsLatency reports whether the threshold bounds a latency (pN, max or
+// mean), in nanoseconds.
+func (t Threshold) IsLatency() bool {
+	return t.percentile > 0 || t.Metric == "max" || t.Metric == "mean"
+}
+
+// latency is the value of a latency threshold's metric in h (nanoseconds).
+func (t Threshold) latency(h *hdr.Histogram) float64 {
+	switch t.Metric {
+	case "max":
+		return float64(h.Max())
+	case "mean":
+		return h.Mean()
+	}
+	return float64(h.ValueAtPercentile(t.percentile))
+}
+
 // CheckThresholds evaluates ts on s, in order. A threshold that compares
 // with the requested rate does not apply to a closed loop, which has none,
 // and is left out (a benchmark matrix has both kinds of run).
@@ -217,14 +236,7 @@ func CheckThresholds(ts []Threshold, s Summary) ([]ThresholdResult, error) {
 				out = append(out, r)
 				continue
 			}
-			switch t.Metric {
-			case "max":
-				v = float64(h.Max())
-			case "mean":
-				v = h.Mean()
-			default:
-				v = float64(h.ValueAtPercentile(t.percentile))
-			}
+			v = t.latency(h)
 			r.Value = t.Metric + " " + FormatDuration(v/1e3)
 		}
 		r.Crossed = !t.holds(v)

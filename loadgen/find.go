@@ -1,0 +1,331 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// The search for the highest rate that meets a target (tcpkali's
+// -r @latency, Nighthawk's adaptive load controller, wrk2's wished-for
+// maximum-throughput mode). A step is a short open-loop run at a constant
+// rate; the search probes upward from a start rate by doubling until a step
+// fails, then bisects between the highest rate that met the target and the
+// lowest that did not, until the two are within a precision or the step
+// budget is spent. Find is the search alone, over a StepRunner, so that it
+// is tested without a network; the runner is loadgen.Run in socklab load
+// and bench.
+//
+// A step meets the target when every criterion holds on its summary (the
+// corrected latency, which holds the ages of requests never sent or never
+// answered) and, unless a criterion bounds them itself, the step served
+// every request due (nothing failed, unsent or unfinished, no connect left
+// pending) and achieved most of its requested rate. A step that flatters a
+// server which stopped answering would make the search report a rate the
+// server cannot take: the worst defect a search can have.
+
+// Defaults of a search.
+const (
+	DefaultFindStart     = 100  // requests per second
+	DefaultFindMax       = 1e6  // requests per second
+	DefaultFindPrecision = 0.05 // (lowest failed - highest met) / highest met
+	DefaultFindSteps     = 20
+	// DefaultFindMinAchieved is the share of its requested rate a step
+	// must achieve: all served, a step achieves about its rate; one whose
+	// answers came in the grace after its end achieved less.
+	DefaultFindMinAchieved = 0.9
+)
+
+// Outcomes of a search.
+const (
+	// FindFound: the highest rate that met the target is within the
+	// precision of the lowest that did not.
+	FindFound = "found"
+	// FindStartFailed: even the start rate did not meet the target.
+	FindStartFailed = "start-failed"
+	// FindBudget: the step budget was spent before the interval was
+	// within the precision.
+	FindBudget = "budget"
+	// FindNoCeiling: every rate tried met the target, up to the highest
+	// (FindConfig.Max) or until the budget was spent: the rate found is a
+	// lower bound.
+	FindNoCeiling = "no-ceiling"
+)
+
+// ErrFind is returned for a bad search configuration.
+var ErrFind = errors.New("bad search")
+
+// FindConfig configures a search.
+type FindConfig struct {
+	// Criteria must all hold for a step to meet the target.
+	Criteria []Threshold
+	// Start is the first rate tried (default DefaultFindStart); Max the
+	// highest the probe goes (default DefaultFindMax).
+	Start, Max float64
+	// Precision ends the search once (failed - met) / met is at most it
+	// (default DefaultFindPrecision).
+	Precision float64
+	// Steps is the step budget (default DefaultFindSteps).
+	Steps int
+	// MinAchieved is the share of its requested rate a step must achieve
+	// (default DefaultFindMinAchieved), unless a rate criterion is given.
+	MinAchieved float64
+	// OnStep, if set, is called after each step.
+	OnStep func(FindStep)
+}
+
+// StepRunner runs step n (from 1) of a search: an open loop at rate
+// requests per second. It returns the step's summary; an error ends the
+// search.
+type StepRunner func(ctx context.Context, n int, rate float64) (Summary, error)
+
+// FindStep is one step of a search.
+type FindStep struct {
+	N    int     `json:"n"`
+	Rate float64 `json:"rate"`
+	// Achieved is the rate answered, requests per second.
+	Achieved float64 `json:"achieved"`
+	P50Us    float64 `json:"p50_us"`
+	P99Us    float64 `json:"p99_us"`
+	// TargetUs is, if a criterion bounds a latency, the value of the
+	// first such (its metric: TargetMetric of the result).
+	TargetUs   float64 `json:"target_us,omitempty"`
+	Due        int64   `json:"due"`
+	Errors     int64   `json:"errors"`
+	Unsent     int64   `json:"unsent"`
+	Unfinished int64   `json:"unfinished"`
+	Late       int64   `json:"late"`
+	Met        bool    `json:"met"`
+	// Failed says why the step did not meet the target, one phrase a
+	// reason.
+	Failed     []string          `json:"failed,omitempty"`
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	// Dir is where the step's results were written, if they were.
+	Dir string `json:"dir,omitempty"`
+}
+
+// StepDir names step n's directory: step-03-400rps.
+func StepDir(n int, rate float64) string {
+	return fmt.Sprintf("step-%02d-%srps", n, FormatRate(rate))
+}
+
+// FormatRate prints a rate without trailing zeros (400, 187.5).
+func FormatRate(r float64) string { return fmt.Sprintf("%g", r) }
+
+// FindResult is the outcome of a search.
+type FindResult struct {
+	Criteria []string `json:"criteria"`
+	Outcome  string   `json:"outcome"`
+	// Rate is the highest rate that met the target (0 if none did); the
+	// true highest lies between Met (= Rate) and Failed, the lowest rate
+	// that did not (0 if none failed).
+	Rate      float64 `json:"rate"`
+	Met       float64 `json:"interval_met"`
+	Failed    float64 `json:"interval_failed"`
+	Precision float64 `json:"precision"`
+	Start     float64 `json:"start"`
+	Max       float64 `json:"max"`
+	Budget    int     `json:"budget"`
+	// TargetMetric and TargetBoundUs are the first latency criterion's
+	// metric and bound, which the p99-against-rate plot draws ("" if no
+	// criterion bounds a latency).
+	TargetMetric  string     `json:"target_metric,omitempty"`
+	TargetBoundUs float64    `json:"target_bound_us,omitempty"`
+	Steps         []FindStep `json:"steps"`
+}
+
+// Width is the interval's width relative to the rate found ((failed - met)
+// / met), or +Inf when either end is missing.
+func (r FindResult) Width() float64 {
+	if r.Met <= 0 || r.Failed <= 0 {
+		return math.Inf(1)
+	}
+	return (r.Failed - r.Met) / r.Met
+}
+
+// Describe says the outcome in one line.
+func (r FindResult) Describe() string {
+	crit := strings.Join(r.Criteria, " and ")
+	switch r.Outcome {
+	case FindFound:
+		return fmt.Sprintf("found %s req/s, the highest rate that met %s: between %s (met) and %s (not met), within %.1f%%, in %d steps",
+			FormatRate(r.Rate), crit, FormatRate(r.Met), FormatRate(r.Failed), 100*r.Width(), len(r.Steps))
+	case FindStartFailed:
+		return fmt.Sprintf("even the start rate, %s req/s, did not meet %s: no rate found (try a lower --find-start)", FormatRate(r.Start), crit)
+	case FindBudget:
+		return fmt.Sprintf("step budget of %d spent: %s req/s met %s, %s did not (%.1f%% apart, more than the precision %.1f%%)",
+			r.Budget, FormatRate(r.Met), crit, FormatRate(r.Failed), 100*r.Width(), 100*r.Precision)
+	case FindNoCeiling:
+		return fmt.Sprintf("no ceiling found: every rate tried met %s, up to %s req/s (a lower bound; the load generator may be the limit; raise --find-max or the budget)", crit, FormatRate(r.Rate))
+	}
+	return r.Outcome
+}
+
+func (c *FindConfig) normalize() error {
+	if c.Start == 0 {
+		c.Start = DefaultFindStart
+	}
+	if c.Max == 0 {
+		c.Max = DefaultFindMax
+	}
+	if c.Precision == 0 {
+		c.Precision = DefaultFindPrecision
+	}
+	if c.Steps == 0 {
+		c.Steps = DefaultFindSteps
+	}
+	if c.MinAchieved == 0 {
+		c.MinAchieved = DefaultFindMinAchieved
+	}
+	switch {
+	case len(c.Criteria) == 0:
+		return fmt.Errorf("%w: no criterion, like p99<1ms", ErrFind)
+	case !(c.Start > 0) || math.IsInf(c.Start, 0):
+		return fmt.Errorf("%w: start rate %g: want a positive rate", ErrFind, c.Start)
+	case !(c.Max >= c.Start) || math.IsInf(c.Max, 0):
+		return fmt.Errorf("%w: highest rate %g: want a rate at least the start rate %g", ErrFind, c.Max, c.Start)
+	case !(c.Precision > 0 && c.Precision < 1):
+		return fmt.Errorf("%w: precision %g: want a share above 0 and below 1, like 0.05", ErrFind, c.Precision)
+	case c.Steps < 2:
+		return fmt.Errorf("%w: step budget %d: want at least 2", ErrFind, c.Steps)
+	case !(c.MinAchieved > 0 && c.MinAchieved <= 1):
+		return fmt.Errorf("%w: achieved share %g: want above 0, at most 1", ErrFind, c.MinAchieved)
+	}
+	return nil
+}
+
+// Validate reports whether Find would take c.
+func (c FindConfig) Validate() error { return c.normalize() }
+
+// Find searches for the highest rate that meets cfg's criteria, running
+// each step with run. It returns the steps so far with the error of a step
+// that could not run, or ctx's.
+func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, error) {
+	if err := cfg.normalize(); err != nil {
+		return FindResult{}, err
+	}
+	res := FindResult{Precision: cfg.Precision, Start: cfg.Start, Max: cfg.Max, Budget: cfg.Steps}
+	for _, t := range cfg.Criteria {
+		res.Criteria = append(res.Criteria, t.Expr)
+		if t.IsLatency() && res.TargetMetric == "" {
+			res.TargetMetric, res.TargetBoundUs = t.Metric, t.Bound/1e3
+		}
+	}
+	var met, failed float64 // the highest rate that met, the lowest that did not; 0: none yet
+	rate := cfg.Start
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		s, err := run(ctx, n, rate)
+		if err != nil {
+			return res, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
+		}
+		st, err := judgeStep(cfg, n, rate, s)
+		if err != nil {
+			return res, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
+		}
+		res.Steps = append(res.Steps, st)
+		if cfg.OnStep != nil {
+			cfg.OnStep(st)
+		}
+		// Every rate tried after the probe lies between met and failed,
+		// so the interval only narrows, whatever a noisy step says.
+		if st.Met {
+			met = rate
+		} else {
+			failed = rate
+		}
+		res.Rate, res.Met, res.Failed = met, met, failed
+		var next float64
+		switch {
+		case met == 0:
+			res.Outcome = FindStartFailed
+			return res, nil
+		case failed == 0:
+			// Probing upward.
+			if rate >= cfg.Max {
+				res.Outcome = FindNoCeiling
+				return res, nil
+			}
+			next = min(2*rate, cfg.Max)
+		default:
+			if res.Width() <= cfg.Precision {
+				res.Outcome = FindFound
+				return res, nil
+			}
+			next = roundRate((met + failed) / 2)
+			if next <= met || next >= failed {
+				// The rates are as close as their resolution allows.
+				res.Outcome = FindFound
+				return res, nil
+			}
+		}
+		if n >= cfg.Steps {
+			res.Outcome = FindBudget
+			if failed == 0 {
+				res.Outcome = FindNoCeiling
+			}
+			return res, nil
+		}
+		rate = next
+	}
+}
+
+// roundRate rounds r to three significant digits (a whole number from 100
+// up to 999, then 1010, 1020…): finer rates are not told apart by a step
+// of a few seconds, and round rates name the steps' directories.
+func roundRate(r float64) float64 {
+	if r <= 0 {
+		return r
+	}
+	scale := math.Pow(10, math.Floor(math.Log10(r))-2)
+	return math.Round(r/scale) * scale
+}
+
+// judgeStep decides whether step n at rate met the target, and why not.
+func judgeStep(cfg FindConfig, n int, rate float64, s Summary) (FindStep, error) {
+	st := FindStep{
+		N: n, Rate: rate, Achieved: s.AchievedRate, P50Us: s.Corrected.P50Us, P99Us: s.Corrected.P99Us,
+		Due: s.Due, Errors: s.ErrorsTotal, Unsent: s.Unsent, Unfinished: s.Unfinished, Late: s.Late,
+	}
+	rs, err := CheckThresholds(cfg.Criteria, s)
+	if err != nil {
+		return st, err
+	}
+	st.Thresholds = rs
+	bounded := map[string]bool{}
+	for _, t := range cfg.Criteria {
+		bounded[t.Metric] = true
+		if t.IsLatency() && st.TargetUs == 0 {
+			if h, err := s.Corrected.Decode(); err == nil && h.TotalCount() > 0 {
+				st.TargetUs = t.latency(h) / 1e3
+			}
+		}
+	}
+	for _, r := range Crossed(rs) {
+		st.Failed = append(st.Failed, fmt.Sprintf("%s (%s)", r.Expr, r.Value))
+	}
+	// The honesty rules: what a criterion does not bound must not happen.
+	if s.ErrorsTotal > 0 && !bounded["errors"] {
+		st.Failed = append(st.Failed, fmt.Sprintf("%d failed", s.ErrorsTotal))
+	}
+	if s.Unsent > 0 && !bounded["unsent"] {
+		st.Failed = append(st.Failed, fmt.Sprintf("%d unsent", s.Unsent))
+	}
+	if s.Unfinished > 0 && !bounded["unfinished"] {
+		st.Failed = append(st.Failed, fmt.Sprintf("%d unfinished", s.Unfinished))
+	}
+	if s.Connecting > 0 {
+		st.Failed = append(st.Failed, fmt.Sprintf("%d connects unfinished", s.Connecting))
+	}
+	if s.Requests == 0 {
+		st.Failed = append(st.Failed, "no request answered")
+	} else if !bounded["rate"] && s.AchievedRate < cfg.MinAchieved*rate {
+		st.Failed = append(st.Failed, fmt.Sprintf("achieved %.1f req/s, under %.0f%% of %s", s.AchievedRate, 100*cfg.MinAchieved, FormatRate(rate)))
+	}
+	st.Met = len(st.Failed) == 0
+	return st, nil
+}

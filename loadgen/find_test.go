@@ -1,0 +1,255 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeStep is the summary of a step at rate whose every request took
+// latency, answered all but the given counts.
+func fakeStep(rate float64, latency time.Duration, errs, unsent int64) Summary {
+	h := NewHistogram()
+	const d = 3 // seconds
+	due := int64(rate * d)
+	answered := due - errs - unsent
+	h.RecordValues(int64(latency), answered)
+	s := Summary{
+		RequestedRate: rate, Requests: answered, ErrorsTotal: errs, Unsent: unsent,
+		AchievedRate: float64(answered) / d, Corrected: LatencyOf(h), Errors: map[string]int64{},
+	}
+	s.Account()
+	return s
+}
+
+// capacity is a server that answers in 1ms up to capacity requests per
+// second and in 100ms past it.
+func capacity(capacity float64) StepRunner {
+	return func(_ context.Context, _ int, rate float64) (Summary, error) {
+		lat := time.Millisecond
+		if rate > capacity {
+			lat = 100 * time.Millisecond
+		}
+		return fakeStep(rate, lat, 0, 0), nil
+	}
+}
+
+func mustThresholds(t *testing.T, exprs ...string) []Threshold {
+	t.Helper()
+	var ts []Threshold
+	for _, e := range exprs {
+		th, err := ParseThreshold(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, th)
+	}
+	return ts
+}
+
+// TestFindMonotone: against a server whose latency breaks past X, the
+// search ends with X inside its interval, the interval within the
+// precision, having probed by doubling and then bisected.
+func TestFindMonotone(t *testing.T) {
+	for _, x := range []float64{150, 200, 777, 1000, 12345, 99999} {
+		var seen []float64
+		res, err := Find(context.Background(), FindConfig{
+			Criteria: mustThresholds(t, "p99<10ms"),
+			OnStep:   func(s FindStep) { seen = append(seen, s.Rate) },
+		}, capacity(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != FindFound || !(res.Met <= x && x < res.Failed) || res.Rate != res.Met {
+			t.Errorf("capacity %g: %s, rate %g in [%g, %g); want %g inside, found", x, res.Outcome, res.Rate, res.Met, res.Failed, x)
+		}
+		if w := res.Width(); w > DefaultFindPrecision && res.Failed-res.Met > 0.01*res.Met {
+			t.Errorf("capacity %g: interval [%g, %g] is %.1f%% wide, more than the precision", x, res.Met, res.Failed, 100*w)
+		}
+		if len(seen) != len(res.Steps) || len(res.Steps) > DefaultFindSteps {
+			t.Errorf("capacity %g: %d steps reported as they went, %d in the result", x, len(seen), len(res.Steps))
+		}
+		// The probe doubles from the start until a step fails.
+		for i := 1; i < len(seen) && seen[i-1] <= x; i++ {
+			if seen[i] != 2*seen[i-1] {
+				t.Errorf("capacity %g: probe %v does not double from %d", x, seen, DefaultFindStart)
+				break
+			}
+		}
+		if res.TargetMetric != "p99" || res.TargetBoundUs != 10000 || math.Abs(res.Steps[0].TargetUs-1000) > 1 {
+			t.Errorf("capacity %g: target %s < %gus, first step's value %gus; want p99 < 10000us, 1000us", x, res.TargetMetric, res.TargetBoundUs, res.Steps[0].TargetUs)
+		}
+	}
+}
+
+// TestFindNoise: a server whose verdict is random within 10% of its
+// capacity leaves the search with a met rate below a failed one, both
+// within that band's reach.
+func TestFindNoise(t *testing.T) {
+	const x = 5000.0
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		run := func(_ context.Context, _ int, rate float64) (Summary, error) {
+			ok := rate < 0.9*x || rate <= 1.1*x && rng.IntN(2) == 0
+			lat := time.Millisecond
+			if !ok {
+				lat = time.Second
+			}
+			return fakeStep(rate, lat, 0, 0), nil
+		}
+		res, err := Find(context.Background(), FindConfig{Criteria: mustThresholds(t, "p99<10ms")}, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != FindFound || !(res.Met < res.Failed) || res.Met > 1.1*x || res.Failed < 0.9*x || res.Met < 0.9*x/(1+DefaultFindPrecision) {
+			t.Fatalf("seed %d: %s [%g, %g]; want found, met ≤ 1.1x and failed ≥ 0.9x of %g", seed, res.Outcome, res.Met, res.Failed, x)
+		}
+		for _, s := range res.Steps {
+			if s.Met && s.Rate > res.Met || !s.Met && s.Rate < res.Failed {
+				t.Fatalf("seed %d: step %d at %g (met %v) outside of the result's [%g, %g]", seed, s.N, s.Rate, s.Met, res.Met, res.Failed)
+			}
+		}
+	}
+}
+
+// TestFindEnds: the other ways a search ends, each said as such.
+func TestFindEnds(t *testing.T) {
+	tests := []struct {
+		name           string
+		cfg            FindConfig
+		run            StepRunner
+		outcome        string
+		rate, failed   float64
+		steps          int
+		describeSubstr string
+	}{
+		{name: "start rate fails", cfg: FindConfig{Start: 500}, run: capacity(100),
+			outcome: FindStartFailed, rate: 0, failed: 500, steps: 1, describeSubstr: "even the start rate, 500 req/s"},
+		{name: "budget spent while probing", cfg: FindConfig{Steps: 5}, run: capacity(1e9),
+			outcome: FindNoCeiling, rate: 1600, steps: 5, describeSubstr: "no ceiling found"},
+		{name: "highest rate reached", cfg: FindConfig{Max: 1000}, run: capacity(1e9),
+			outcome: FindNoCeiling, rate: 1000, steps: 5, describeSubstr: "up to 1000 req/s"},
+		{name: "budget spent while bisecting", cfg: FindConfig{Steps: 4}, run: capacity(130),
+			outcome: FindBudget, rate: 125, failed: 150, steps: 4, describeSubstr: "step budget of 4 spent"},
+		{name: "resolution reached", cfg: FindConfig{Start: 100, Precision: 0.001}, run: capacity(150),
+			outcome: FindFound, rate: 150, failed: 151, steps: 9, describeSubstr: "found 150 req/s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Criteria = mustThresholds(t, "p99<10ms")
+			res, err := Find(context.Background(), tc.cfg, tc.run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != tc.outcome || res.Rate != tc.rate || res.Failed != tc.failed || len(res.Steps) != tc.steps {
+				t.Errorf("%s, rate %g, failed %g, %d steps; want %s, %g, %g, %d", res.Outcome, res.Rate, res.Failed, len(res.Steps), tc.outcome, tc.rate, tc.failed, tc.steps)
+			}
+			if d := res.Describe(); !strings.Contains(d, tc.describeSubstr) {
+				t.Errorf("Describe() = %q, want it to say %q", d, tc.describeSubstr)
+			}
+		})
+	}
+}
+
+// TestFindHonesty: a step whose latency meets the criteria but which did
+// not serve every request, or achieved well under its rate, does not meet
+// the target, unless a criterion bounds what it left undone.
+func TestFindHonesty(t *testing.T) {
+	fast := time.Millisecond
+	tests := []struct {
+		name     string
+		criteria []string
+		summary  Summary
+		met      bool
+		reason   string
+	}{
+		{name: "all served", criteria: []string{"p99<10ms"}, summary: fakeStep(1000, fast, 0, 0), met: true},
+		{name: "failed requests", criteria: []string{"p99<10ms"}, summary: fakeStep(1000, fast, 2, 0), reason: "2 failed"},
+		{name: "failed within an errors criterion", criteria: []string{"p99<10ms", "errors<0.1%"}, summary: fakeStep(1000, fast, 2, 0), met: true},
+		{name: "failed past an errors criterion", criteria: []string{"p99<10ms", "errors<0.01%"}, summary: fakeStep(1000, fast, 2, 0), reason: "errors<0.01%"},
+		{name: "unsent", criteria: []string{"p99<10ms", "errors<1%"}, summary: fakeStep(1000, fast, 0, 5), reason: "5 unsent"},
+		{name: "unfinished", criteria: []string{"p99<10ms"}, summary: func() Summary {
+			s := fakeStep(1000, fast, 0, 0)
+			s.Unfinished = 1
+			return s
+		}(), reason: "1 unfinished"},
+		{name: "connects pending", criteria: []string{"p99<10ms"}, summary: func() Summary {
+			s := fakeStep(1000, fast, 0, 0)
+			s.Connecting = 3
+			return s
+		}(), reason: "3 connects unfinished"},
+		{name: "achieved well under the rate", criteria: []string{"p99<10ms"}, summary: func() Summary {
+			s := fakeStep(1000, fast, 0, 0)
+			s.AchievedRate = 700
+			return s
+		}(), reason: "achieved 700.0 req/s, under 90% of 1000"},
+		{name: "achieved within a rate criterion", criteria: []string{"p99<10ms", "rate>=0.5*requested"}, summary: func() Summary {
+			s := fakeStep(1000, fast, 0, 0)
+			s.AchievedRate = 700
+			return s
+		}(), met: true},
+		{name: "nothing answered", criteria: []string{"errors<=100%"}, summary: fakeStep(1000, fast, 3000, 0), reason: "no request answered"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(context.Context, int, float64) (Summary, error) { return tc.summary, nil }
+			res, err := Find(context.Background(), FindConfig{Criteria: mustThresholds(t, tc.criteria...), Start: 1000, Max: 1000}, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := res.Steps[0]
+			if st.Met != tc.met || !tc.met && !strings.Contains(strings.Join(st.Failed, "; "), tc.reason) {
+				t.Errorf("met %v, reasons %q; want met %v, a reason saying %q", st.Met, st.Failed, tc.met, tc.reason)
+			}
+		})
+	}
+}
+
+// TestFindStopsOnError: a step that cannot run ends the search with the
+// steps so far.
+func TestFindStopsOnError(t *testing.T) {
+	boom := errors.New("boom")
+	run := func(_ context.Context, n int, rate float64) (Summary, error) {
+		if n == 3 {
+			return Summary{}, boom
+		}
+		return fakeStep(rate, time.Millisecond, 0, 0), nil
+	}
+	res, err := Find(context.Background(), FindConfig{Criteria: mustThresholds(t, "p99<1s")}, run)
+	if !errors.Is(err, boom) || len(res.Steps) != 2 || !strings.Contains(err.Error(), "step 3 at 400 req/s") {
+		t.Errorf("err %v, %d steps; want boom at step 3 (400 req/s), 2 steps", err, len(res.Steps))
+	}
+}
+
+func TestFindConfigErrors(t *testing.T) {
+	crit := mustThresholds(t, "p99<1ms")
+	for _, c := range []FindConfig{
+		{},
+		{Criteria: crit, Start: -1},
+		{Criteria: crit, Start: math.Inf(1)},
+		{Criteria: crit, Start: 100, Max: 50},
+		{Criteria: crit, Precision: 1},
+		{Criteria: crit, Precision: -0.1},
+		{Criteria: crit, Steps: 1},
+		{Criteria: crit, MinAchieved: 1.5},
+	} {
+		if err := c.Validate(); !errors.Is(err, ErrFind) {
+			t.Errorf("%+v: %v, want ErrFind", c, err)
+		}
+	}
+}
+
+func TestRoundRate(t *testing.T) {
+	for in, want := range map[float64]float64{150: 150, 187.5: 188, 193.75: 194, 1234.5: 1230, 0.1234: 0.123, 7: 7} {
+		if got := roundRate(in); math.Abs(got-want) > 1e-9 {
+			t.Errorf("roundRate(%g) = %g, want %g", in, got, want)
+		}
+	}
+	if d := StepDir(3, 400); d != "step-03-400rps" {
+		t.Errorf("StepDir(3, 400) = %q", d)
+	}
+}
