@@ -67,8 +67,16 @@ type FindConfig struct {
 	// Precision ends the search once (failed - met) / met is at most it
 	// (default DefaultFindPrecision).
 	Precision float64
-	// Steps is the step budget (default DefaultFindSteps).
+	// Steps is the step budget (default DefaultFindSteps): every step
+	// run counts, retries too.
 	Steps int
+	// Retries is how many times a step that did not meet the target is
+	// run again at its rate before the rate counts as failed (default 0). Noise on a shared machine (a process scheduled
+	// late, a stall of the network stack) only ever adds latency: it can
+	// fail a rate the server takes, never meet one it cannot (a server
+	// past its capacity queues without bound, every run), so a rate that
+	// met once is met.
+	Retries int
 	// MinAchieved is the share of its requested rate a step must achieve
 	// (default DefaultFindMinAchieved), unless a rate criterion is given.
 	MinAchieved float64
@@ -85,6 +93,8 @@ type StepRunner func(ctx context.Context, n int, rate float64) (Summary, error)
 type FindStep struct {
 	N    int     `json:"n"`
 	Rate float64 `json:"rate"`
+	// Attempt counts the runs at this rate, from 1 (see Retries).
+	Attempt int `json:"attempt"`
 	// Achieved is the rate answered, requests per second.
 	Achieved float64 `json:"achieved"`
 	P50Us    float64 `json:"p50_us"`
@@ -190,6 +200,8 @@ func (c *FindConfig) normalize() error {
 		return fmt.Errorf("%w: precision %g: want a share above 0 and below 1, like 0.05", ErrFind, c.Precision)
 	case c.Steps < 2:
 		return fmt.Errorf("%w: step budget %d: want at least 2", ErrFind, c.Steps)
+	case c.Retries < 0:
+		return fmt.Errorf("%w: retries %d: want 0 or more", ErrFind, c.Retries)
 	case !(c.MinAchieved > 0 && c.MinAchieved <= 1):
 		return fmt.Errorf("%w: achieved share %g: want above 0, at most 1", ErrFind, c.MinAchieved)
 	}
@@ -215,25 +227,44 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 	}
 	var met, failed float64 // the highest rate that met, the lowest that did not; 0: none yet
 	rate := cfg.Start
-	for n := 1; ; n++ {
-		if err := ctx.Err(); err != nil {
+	n := 0
+	// try runs steps at rate until one meets the target, at most
+	// 1+Retries, within the budget, and reports whether one did.
+	// A rate whose runs all failed, or were cut short by the budget,
+	// failed.
+	try := func(rate float64) (bool, error) {
+		for a := 1; a <= 1+cfg.Retries && n < cfg.Steps; a++ {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			n++
+			s, err := run(ctx, n, rate)
+			if err != nil {
+				return false, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
+			}
+			st, err := judgeStep(cfg, n, rate, s)
+			if err != nil {
+				return false, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
+			}
+			st.Attempt = a
+			res.Steps = append(res.Steps, st)
+			if cfg.OnStep != nil {
+				cfg.OnStep(st)
+			}
+			if st.Met {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	for {
+		ok, err := try(rate)
+		if err != nil {
 			return res, err
-		}
-		s, err := run(ctx, n, rate)
-		if err != nil {
-			return res, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
-		}
-		st, err := judgeStep(cfg, n, rate, s)
-		if err != nil {
-			return res, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
-		}
-		res.Steps = append(res.Steps, st)
-		if cfg.OnStep != nil {
-			cfg.OnStep(st)
 		}
 		// Every rate tried after the probe lies between met and failed,
 		// so the interval only narrows, whatever a noisy step says.
-		if st.Met {
+		if ok {
 			met = rate
 		} else {
 			failed = rate

@@ -209,6 +209,56 @@ func TestFindHonesty(t *testing.T) {
 	}
 }
 
+// TestFindRetries: with retries, a rate whose first run failed (a stall
+// of a shared machine) is run again and met; a rate past the capacity
+// fails every run; each run counts against the budget.
+func TestFindRetries(t *testing.T) {
+	const x = 1000.0
+	tries := map[float64]int{}
+	run := func(_ context.Context, _ int, rate float64) (Summary, error) {
+		tries[rate]++
+		lat := time.Millisecond
+		if rate > x || tries[rate] == 1 {
+			lat = time.Second
+		}
+		return fakeStep(rate, lat, 0, 0), nil
+	}
+	res, err := Find(context.Background(), FindConfig{Criteria: mustThresholds(t, "p99<10ms"), Retries: 2}, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != FindFound || !(res.Met <= x && x < res.Failed) {
+		t.Fatalf("%s [%g, %g); want found around %g", res.Outcome, res.Met, res.Failed, x)
+	}
+	for _, s := range res.Steps {
+		want := 2
+		if s.Rate > x {
+			want = 3
+		}
+		// The last rate's runs may be cut short by the budget.
+		if tries[s.Rate] != want && s.Rate != res.Steps[len(res.Steps)-1].Rate || s.Attempt > want {
+			t.Errorf("%g req/s run %d times (attempt %d), want %d", s.Rate, tries[s.Rate], s.Attempt, want)
+		}
+	}
+	// The budget counts every run: two rates of three runs each.
+	clear(tries)
+	res, err = Find(context.Background(), FindConfig{Criteria: mustThresholds(t, "p99<10ms"), Retries: 2, Steps: 5, Start: 2000}, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != FindStartFailed || len(res.Steps) != 3 {
+		t.Errorf("%s after %d runs; want start-failed after 3", res.Outcome, len(res.Steps))
+	}
+	clear(tries)
+	res, err = Find(context.Background(), FindConfig{Criteria: mustThresholds(t, "p99<10ms"), Retries: 2, Steps: 5, Start: 400}, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != FindBudget || len(res.Steps) != 5 || res.Rate != 800 || res.Failed != 1600 {
+		t.Errorf("%s at [%g, %g) after %d runs; want budget spent at [800, 1600) after 5 (400 twice, 800 twice, 1600 once)", res.Outcome, res.Rate, res.Failed, len(res.Steps))
+	}
+}
+
 // TestFindStopsOnError: a step that cannot run ends the search with the
 // steps so far.
 func TestFindStopsOnError(t *testing.T) {
@@ -236,6 +286,7 @@ func TestFindConfigErrors(t *testing.T) {
 		{Criteria: crit, Precision: -0.1},
 		{Criteria: crit, Steps: 1},
 		{Criteria: crit, MinAchieved: 1.5},
+		{Criteria: crit, Retries: -1},
 	} {
 		if err := c.Validate(); !errors.Is(err, ErrFind) {
 			t.Errorf("%+v: %v, want ErrFind", c, err)

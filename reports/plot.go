@@ -171,6 +171,10 @@ func svgPlot(spec plotSpec, series []Series) (string, error) {
 		p.Add(h)
 		p.Legend.Add(spec.hlineName, h)
 		p.Y.Max = max(p.Y.Max, spec.hline*1.1)
+		if spec.y != linearFromZero {
+			// On a log axis the line may lie below every point.
+			p.Y.Min = min(p.Y.Min, spec.hline/1.1)
+		}
 	}
 	w, hgt := 7*vg.Inch, 4*vg.Inch
 	if spec.small {

@@ -312,11 +312,19 @@ func bench(ctx context.Context, o benchOptions) (string, *reports.Run, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	// renameio replaces the link atomically.
-	if err := renameio.Symlink(runName, filepath.Join(o.out, "latest")); err != nil {
-		return "", nil, fmt.Errorf("bench: %w", err)
+	if err := linkLatest(o.out, runName); err != nil {
+		return "", nil, err
 	}
 	return dir, run, nil
+}
+
+// linkLatest points out/latest at the run runName.
+func linkLatest(out, runName string) error {
+	// renameio replaces the link atomically.
+	if err := renameio.Symlink(runName, filepath.Join(out, "latest")); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
 }
 
 // scenarioLine is a scenario's one-line outcome in the bench's progress.
@@ -394,11 +402,30 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	var thresholds thresholdFlag
 	fs.Var(&thresholds, "threshold", thresholdUsage+"; checked on every scenario (rate thresholds on the open loops only)")
 	allowErrors := fs.Bool("allow-errors", false, "external server: exit 0 even if a scenario failed requests")
+	var ff findFlags
+	ff.define(fs)
+	findStep := fs.Duration("find-step", defaultFindStep, "--find: the measured length of each step")
+	findWarmup := fs.Duration("find-warmup", defaultFindWarmup, "--find: the warm-up of each step")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if _, err := protocol.Lookup(*proto); err != nil {
 		return usageError("--protocol: %v", err)
+	}
+	finding := len(ff.criteria) > 0
+	if finding {
+		if len(thresholds) > 0 {
+			return usageError("--find and --threshold cannot be combined: each step is judged by the --find criteria")
+		}
+		if *quick {
+			return usageError("--find and --quick cannot be combined: a search sets its own steps (--find-step, --find-warmup)")
+		}
+		if *findStep <= 0 || *findWarmup < 0 {
+			return usageError("--find-step wants a positive duration and --find-warmup a duration, like --find-step 3s --find-warmup 1s")
+		}
+		if _, err := ff.config(); err != nil {
+			return err
+		}
 	}
 	if *size <= 0 {
 		return usageError("--size wants a positive number of bytes, like --size 64")
@@ -485,6 +512,32 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	o.plan.notes = append(o.plan.notes, notes...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if finding {
+		fc, _ := ff.config()
+		var models []string
+		if o.external != nil {
+			models = []string{"external"}
+		} else {
+			for _, sc := range o.plan.scenarios {
+				if !slices.Contains(models, sc.model) {
+					models = append(models, sc.model)
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "socklab bench: the highest rate that meets %s, for %d models\n", strings.Join(findCriteria(fc), " and "), len(models))
+		dir, run, err := benchFind(ctx, o, models, notes, fc, *findStep, *findWarmup)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return fmt.Errorf("interrupted")
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s (%s, %s, %s); %s links to it\n", dir, reports.HTMLFile, reports.MarkdownFile, reports.FindFile, filepath.Join(*out, "latest"))
+		if o.external != nil {
+			return findVerdict(run.Searches[0].Result)
+		}
+		return nil
+	}
 	fmt.Fprintf(stdout, "socklab bench: %d scenarios, about %s\n", len(o.plan.scenarios),
 		(time.Duration(len(o.plan.scenarios)) * (o.plan.duration + o.plan.warmup)).Round(time.Second))
 	dir, run, err := bench(ctx, o)

@@ -239,6 +239,8 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("load", "[flags] ADDR",
 		"socklab load -c 16 -d 5s --protocol echo --size 4096 --out /tmp/run 127.0.0.1:9000\n  socklab load --rate 2000 -c 8 -d 10s --protocol http 127.0.0.1:8080", stderr)
 	f.define(fs)
+	var ff findFlags
+	ff.define(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
 	var shard shardFlag
 	fs.Var(&shard, "shard", "run shard `I/N` of a load run by N processes: 1/N of -c and -n, and every N-th due time of the --rate schedule from the I-th (I from 0; N alone takes I from $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it)")
@@ -258,6 +260,12 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 		f.addr = positional[0]
 	case f.addr == "":
 		return usageError("no target: give an address, like socklab load 127.0.0.1:9000")
+	}
+	finding := len(ff.criteria) > 0
+	if finding {
+		if err := ff.setLoadDefaults(fs, &f.cfg); err != nil {
+			return err
+		}
 	}
 	if err := f.check(fs); err != nil {
 		return err
@@ -303,6 +311,9 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	if checked.Client.Framing == protocol.Auto {
 		checked.Client.Framing = protocol.Line
 	}
+	if finding {
+		checked.Rate = ff.start
+	}
 	if err := checked.Validate(); err != nil {
 		return usageError("%v", err)
 	}
@@ -311,6 +322,9 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := resolveFraming(ctx, &f.cfg, note); err != nil {
 		return err
+	}
+	if finding {
+		return runLoadFind(ctx, f, ff, stdout, stderr)
 	}
 	s, err := runOne(ctx, f, stdout)
 	if err != nil {
