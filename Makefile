@@ -5,7 +5,9 @@
 #   make bench   the benchmark matrix across concurrency models, written to
 #                reports/<run>/ (QUICK=1 for a short run; ADDR=host:port
 #                PROTOCOL=name to benchmark an external server instead;
-#                THRESHOLDS='p99<2ms errors<0.1%' to gate on every scenario)
+#                THRESHOLDS='p99<2ms errors<0.1%' to gate on every scenario;
+#                FIND='p99<1ms' to rank the models by the highest rate
+#                that meets it instead)
 
 GO      ?= go
 GINKGO  := $(GO) tool ginkgo
@@ -43,7 +45,7 @@ build:
 # PROTOCOL=name (NETWORK=unix etc.) benchmarks an external server instead;
 # THRESHOLDS='p99<2ms errors<0.1%' checks each scenario (exit 3 if crossed).
 bench: build
-	$(BIN) bench $(if $(QUICK),--quick) $(if $(ADDR),--addr $(ADDR)) $(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(NETWORK),--network $(NETWORK)) $(if $(FRAMING),--framing $(FRAMING)) $(if $(MODELS),--models $(MODELS)) $(foreach t,$(THRESHOLDS),--threshold '$(t)') --out reports
+	$(BIN) bench $(if $(QUICK),--quick) $(if $(ADDR),--addr $(ADDR)) $(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(NETWORK),--network $(NETWORK)) $(if $(FRAMING),--framing $(FRAMING)) $(if $(MODELS),--models $(MODELS)) $(foreach t,$(THRESHOLDS),--threshold '$(t)') $(foreach f,$(FIND),--find '$(f)') --out reports
 
 # wrk and socklab load against the same HTTP servers (nginx, one worker, and
 # socklab's own http target); installs wrk and nginx from Debian if missing.

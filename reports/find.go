@@ -192,7 +192,7 @@ figcaption { font-size: 0.85em; color: #555; max-width: 56em; }
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}{{if .Plot}}<figure>
 {{.Plot}}
-<figcaption>{{.TargetMetric}} (corrected) of every step against its requested rate, one line per model; the dashed grey line is the target.</figcaption>
+<figcaption>{{if .TargetMetric}}{{.TargetMetric}}{{else}}p99{{end}} (corrected) of every step against its requested rate, one line per model; the dashed grey line is the target.</figcaption>
 </figure>
 {{end}}{{range .Searches}}<h2>{{.Model}}</h2>
 <p>{{.Describe}}.</p>
@@ -218,7 +218,10 @@ func WriteFindHTML(w io.Writer, r *FindRun) error {
 			break
 		}
 	}
-	page.TargetMetric = metric
+	if metric != "p99" {
+		// p99 has its own column.
+		page.TargetMetric = metric
+	}
 	models := make([]string, 0, len(r.Searches))
 	for _, s := range r.Searches {
 		models = append(models, s.Model)
@@ -263,7 +266,7 @@ func WriteFindHTML(w io.Writer, r *FindRun) error {
 	}
 	title := fmt.Sprintf("%s against rate", metric)
 	svg, err := svgPlot(plotSpec{title: title, xLabel: "requested rate (req/s)", yLabel: metric + " latency (ms)",
-		x: logAxis, y: logAxis, hline: bound, hlineName: "target " + metric + " " + loadgen.FormatDuration(bound*1e3)}, series)
+		x: linearFromZero, y: logAxis, hline: bound, hlineName: "target " + metric + " " + loadgen.FormatDuration(bound*1e3)}, series)
 	if err != nil {
 		return err
 	}
