@@ -171,7 +171,7 @@ func findWorkload(cfg loadgen.Config) string {
 		kind = "short connections"
 	}
 	return fmt.Sprintf("%s over %s, %s (%s, %d in flight each); each step an open loop of %s after a %s warm-up",
-		what, cfg.Network, conns, kind, cfg.Pipeline, cfg.Duration, cfg.Warmup)
+		what, cfg.Network, conns, kind, max(cfg.Pipeline, 1), cfg.Duration, cfg.Warmup)
 }
 
 // findVerdict is the exit status a search earned: 0 for a rate found
