@@ -55,7 +55,7 @@ func TestOpenLoopUnservedConnections(t *testing.T) {
 		for _, engine := range engines {
 			t.Run(sv.name+"/"+engine, func(t *testing.T) {
 				accepted.Store(0)
-				res := run(t, Config{Addr: sv.addr, Engine: engine, Connections: 4, Rate: 200,
+				res := run(t, Config{Addr: sv.addr, Engine: engine, Connections: 4, Rate: Constant(200),
 					Warmup: warmup, Duration: d, Timeout: 10 * time.Second})
 				s := res.Summary()
 				t.Logf("answered %d, unsent %d, unfinished %d, errors %d, corrected p50 %s p99 %s, uncorrected p99 %s, success %s",
@@ -258,7 +258,7 @@ func TestExchangeGrace(t *testing.T) {
 	t.Run("open loop: every request due and never sent is unsent", func(t *testing.T) {
 		// 10 requests/s on one connection, pipeline 1: the first is sent
 		// at 0 and never answered, the 9 due at 100 ms … 900 ms are not.
-		x := grace(t, Config{Rate: 10})
+		x := grace(t, Config{Rate: Constant(10)})
 		issueN(t, x, 0, 1)
 		if _, ok := x.issue(500 * ms); ok {
 			t.Fatal("a second request sent with the pipeline full")
@@ -278,7 +278,7 @@ func TestExchangeGrace(t *testing.T) {
 		// end; of the 9 due at 100 ms … 900 ms and held up by it, the 5
 		// due in the last 500 ms still go, one by one, and the 4 older
 		// ones are given up.
-		x := grace(t, Config{Rate: 10})
+		x := grace(t, Config{Rate: Constant(10)})
 		x.r.held = end - 500*ms
 		reply := issueN(t, x, 0, 1)[0]
 		if o := feed(t, x, end, reply, false); o.done != 1 {

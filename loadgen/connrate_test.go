@@ -198,7 +198,7 @@ func TestConnectRateHolds(t *testing.T) {
 			// (-count) are not this run's.
 			client0, server0 := timeWaits(t, port, false), timeWaits(t, port, true)
 			res := run(t, Config{Network: tc.network, Addr: addr, Protocol: tc.protocol, Engine: tc.engine,
-				Rate: rate, PerConn: per, Close: tc.close, Connections: 40, Duration: d, Timeout: 2 * time.Second})
+				Rate: Constant(rate), PerConn: per, Close: tc.close, Connections: 40, Duration: d, Timeout: 2 * time.Second})
 			want := int64(rate * d.Seconds())
 			if res.Connects < want*95/100 || res.Connects > want*105/100 {
 				t.Errorf("%d connects, want %d within 5%%", res.Connects, want)

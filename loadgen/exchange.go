@@ -67,6 +67,8 @@ type exchange struct {
 	first  int64
 	stride int64
 	k      int64
+	dueK   int64 // the k whose due time is dueAt (-1: none yet)
+	dueAt  int64
 	quota  int64 // requests to issue after warmup, or -1 for no limit
 	issued int64
 
@@ -133,7 +135,8 @@ func (x *exchange) init(r *runner, st *stats, id int) error {
 	x.ring = make([]slot, cfg.Pipeline)
 	x.reqs = make([][]byte, cfg.Pipeline)
 	x.quota = -1
-	if cfg.Rate > 0 {
+	x.dueK = -1
+	if !cfg.Rate.IsZero() {
 		// The one schedule's requests go to the shards in turn, and a
 		// shard's in turn to its connections: request j to shard j mod N,
 		// and there to connection (j div N) mod Connections.

@@ -30,7 +30,7 @@ func newTestExchange(t *testing.T, cfg Config, end int64) *exchange {
 	if err := cfg.normalize(); err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{cfg: cfg, end: end, cutoff: end, held: end, ival: int64(time.Hour)}
+	r := &runner{cfg: cfg, sched: cfg.Rate, end: end, cutoff: end, held: end, ival: int64(time.Hour)}
 	r.proto, _ = protocol.Lookup(cfg.Protocol)
 	st := new(stats)
 	st.init(r)
@@ -445,7 +445,7 @@ func TestExchangeWindow(t *testing.T) {
 	})
 	t.Run("open loop", func(t *testing.T) {
 		// 10 requests/s on one connection: one due every 100 ms.
-		x := newTestExchange(t, Config{Timeout: time.Second, Rate: 10, Pipeline: 4}, maxInt64)
+		x := newTestExchange(t, Config{Timeout: time.Second, Rate: Constant(10), Pipeline: 4}, maxInt64)
 		if _, ok := x.issue(0); !ok {
 			t.Fatal("the first request, due at 0, not issued")
 		}

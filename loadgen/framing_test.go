@@ -94,7 +94,7 @@ func TestNoReply(t *testing.T) {
 	})
 	const n = 50
 	res := run(t, Config{Network: "udp", Addr: pc.LocalAddr().String(), Protocol: "echo", NoReply: true,
-		Rate: 5000, Requests: n, Timeout: time.Second})
+		Rate: Constant(5000), Requests: n, Timeout: time.Second})
 	if res.Requests != n || res.TotalErrors() != 0 {
 		t.Fatalf("requests = %d, errors = %v (%v); want %d and none", res.Requests, res.Errors, res.FirstErrors, n)
 	}
@@ -105,7 +105,7 @@ func TestNoReply(t *testing.T) {
 	}
 	t.Cleanup(func() { echo.Close() })
 	res = run(t, Config{Network: "udp", Addr: echo.Addrs()[0].String(), Protocol: "echo", NoReply: true,
-		Rate: 200, Duration: 300 * time.Millisecond, Timeout: time.Second})
+		Rate: Constant(200), Duration: 300 * time.Millisecond, Timeout: time.Second})
 	if res.Errors[WrongReply] == 0 {
 		t.Fatalf("errors = %v: the echo server's replies are not counted as unsolicited", res.Errors)
 	}

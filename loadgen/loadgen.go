@@ -7,8 +7,9 @@
 //
 // Two loops are offered. In a closed loop (Config.Rate zero) each of
 // Connections connections keeps Pipeline requests in flight and sends the
-// next one as soon as a reply completes. In an open loop (Config.Rate > 0)
-// requests are due on a fixed schedule computed from the start of the run,
+// next one as soon as a reply completes. In an open loop (Config.Rate a
+// Shape: a constant rate, a ramp or steps) requests are due on a fixed
+// schedule computed from the start of the run and the shape,
 // never from the previous completion, and latency is measured from the time
 // a request was due (corrected) as well as from the time it was actually sent
 // (uncorrected). This is wrk2's answer to coordinated omission: a server that
@@ -43,7 +44,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -88,15 +88,21 @@ type Config struct {
 	// Pipeline is the number of requests in flight per connection
 	// (default 1). Datagram networks take only 1.
 	Pipeline int
-	// Rate, when positive, makes the run an open loop of Rate requests per
-	// second in total, shared evenly between the connections.
-	Rate float64
+	// Rate, when set, makes the run an open loop whose requests per second
+	// in total, shared evenly between the connections, follow the shape:
+	// constant, a ramp or steps (see Shape). Shape time 0 is the start of
+	// the measured part: the warm-up runs at the shape's first rate, and
+	// past the shape's length its last rate holds. Duration bounds the run
+	// all the same: longer than the shape, it holds the last rate; shorter,
+	// it cuts the shape. With neither Duration nor Requests, the run lasts
+	// the shape's length.
+	Rate Shape
 	// Reconnect makes connections short: each carries PerConn requests,
 	// then is closed (who closes first: Close) and a new one is opened.
 	// The connect time and the time to the first byte the server sends
 	// are recorded in histograms of their own.
 	//
-	// In an open loop (Rate > 0) the schedule is then one of connections
+	// In an open loop (Rate set) the schedule is then one of connections
 	// (socklab load --connect-rate): Rate connects per second in total,
 	// connect j due at runner.dueAt(j), the first request on it due when
 	// the connection was, each next one as soon as the pipeline allows
@@ -285,6 +291,9 @@ func (c *Config) normalize() error {
 	if c.StartTolerance == 0 {
 		c.StartTolerance = DefaultStartTolerance
 	}
+	if c.Duration == 0 && c.Requests <= 0 {
+		c.Duration = c.Rate.Length()
+	}
 	switch {
 	case c.Addr == "":
 		return fmt.Errorf("%w: no target address", ErrConfig)
@@ -292,8 +301,8 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("%w: connections %d: must be positive", ErrConfig, c.Connections)
 	case c.Pipeline < 0:
 		return fmt.Errorf("%w: pipeline %d: must be positive", ErrConfig, c.Pipeline)
-	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
-		return fmt.Errorf("%w: rate %g: must be a positive number, or 0 for a closed loop", ErrConfig, c.Rate)
+	case c.Requests > 0 && !c.Rate.IsZero() && c.Rate.Last() == 0:
+		return fmt.Errorf("%w: rate %s ends at 0: it cannot bound a run by a request count; give a duration", ErrConfig, c.Rate)
 	case c.Duration <= 0 && c.Requests <= 0:
 		return fmt.Errorf("%w: neither a duration nor a request count: every run must be bounded", ErrConfig)
 	case c.Timeout < 0 || c.ConnectTimeout < 0 || c.Warmup < 0 || c.Interval < 0:
@@ -308,7 +317,7 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("%w: close %s: who closes first is chosen for short connections only", ErrConfig, c.Close)
 	case c.Close == CloseServer && protocol.IsDatagram(c.Network):
 		return fmt.Errorf("%w: close server over %s: a datagram socket has no close to wait for", ErrConfig, c.Network)
-	case c.Rate > 0 && c.PerConn > 1 && c.Requests > 0:
+	case !c.Rate.IsZero() && c.PerConn > 1 && c.Requests > 0:
 		return fmt.Errorf("%w: a request count with %d requests per connection in a connection-rate run: bound it by a duration", ErrConfig, c.PerConn)
 	}
 	if err := c.checkShard(); err != nil {
@@ -414,6 +423,7 @@ type unit interface {
 // the hot path: each keeps its own counters and histograms.
 type runner struct {
 	cfg     Config
+	sched   Shape // the open loop's rate from base: Rate after its warm-up at the first rate
 	proto   protocol.Protocol
 	base    time.Time       // monotonic origin of every timestamp (ns since base)
 	measure int64           // start of the measured part, ns since base
@@ -449,6 +459,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &runner{
 		cfg:     cfg,
 		proto:   p,
+		sched:   cfg.Rate.lead(int64(cfg.Warmup)),
 		measure: int64(cfg.Warmup),
 		ival:    int64(cfg.Interval),
 		pub:     make(chan *ivHists, 4*cfg.Connections+16),
@@ -502,7 +513,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// end; a short connection's connect is part of its request, and
 		// an open loop may still send its late requests in the grace.
 		dialEnd := r.end
-		if cfg.Reconnect || cfg.Rate > 0 {
+		if cfg.Reconnect || !cfg.Rate.IsZero() {
 			dialEnd = r.cutoff
 		}
 		dctx, cancel := context.WithDeadline(ctx, start.Add(time.Duration(dialEnd)))

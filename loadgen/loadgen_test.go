@@ -105,7 +105,7 @@ func TestClosedLoopEcho(t *testing.T) {
 		{name: "short connections", cfg: Config{Addr: tcp, Connections: 2, Reconnect: true, Requests: 50}},
 		{name: "duration bounded", cfg: Config{Addr: tcp, Connections: 2, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond}},
 		{name: "more connections than threads", cfg: Config{Addr: tcp, Connections: 40, Threads: 2, Requests: 400}},
-		{name: "open loop short connections", cfg: Config{Addr: tcp, Connections: 2, Rate: 200, Reconnect: true, Requests: 20}},
+		{name: "open loop short connections", cfg: Config{Addr: tcp, Connections: 2, Rate: Constant(200), Reconnect: true, Requests: 20}},
 		{name: "greeting (hello)", cfg: Config{Addr: startHello(t), Protocol: "hello", Connections: 3, Pipeline: 2, Requests: 60}},
 	}
 	for _, tc := range overEngines(tests, func(tc *struct {
@@ -199,7 +199,7 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
-			checkStall(t, Config{Addr: srv.Addr(), Connections: 4, Rate: 200, Duration: 4 * time.Second, Engine: engine})
+			checkStall(t, Config{Addr: srv.Addr(), Connections: 4, Rate: Constant(200), Duration: 4 * time.Second, Engine: engine})
 		})
 	}
 }
@@ -327,7 +327,7 @@ func TestWriteDirHlogDecodes(t *testing.T) {
 	addr := startEcho(t, "tcp")
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) {
-			checkWriteDir(t, Config{Addr: addr, Connections: 2, Rate: 400, Duration: 1200 * time.Millisecond, Interval: 300 * time.Millisecond, Tag: "t", Engine: engine})
+			checkWriteDir(t, Config{Addr: addr, Connections: 2, Rate: Constant(400), Duration: 1200 * time.Millisecond, Interval: 300 * time.Millisecond, Tag: "t", Engine: engine})
 		})
 	}
 }
@@ -498,7 +498,7 @@ func TestConfigErrors(t *testing.T) {
 		cfg  Config
 	}{
 		{name: "unbounded", cfg: Config{Addr: "127.0.0.1:1"}},
-		{name: "negative rate", cfg: Config{Addr: "127.0.0.1:1", Rate: -1, Requests: 1}},
+		{name: "-n with a rate that ends at 0", cfg: Config{Addr: "127.0.0.1:1", Rate: mustShape("100..0/1s"), Requests: 1}},
 		{name: "pipelined udp", cfg: Config{Network: "udp", Addr: "127.0.0.1:1", Pipeline: 2, Requests: 1}},
 		{name: "bad network", cfg: Config{Network: "sctp", Addr: "127.0.0.1:1", Requests: 1}},
 		{name: "unknown protocol", cfg: Config{Protocol: "gopher", Addr: "127.0.0.1:1", Requests: 1}},

@@ -77,7 +77,7 @@ func portsChild(t *testing.T) {
 	for _, s := range servers {
 		// A connection's port is its own for one destination: each run
 		// has a server of its own, so it starts with all 8 free.
-		res := run(t, Config{Addr: s.addr, Protocol: s.protocol, Engine: s.engine, Rate: 200, Reconnect: true, Close: s.close,
+		res := run(t, Config{Addr: s.addr, Protocol: s.protocol, Engine: s.engine, Rate: Constant(200), Reconnect: true, Close: s.close,
 			Connections: 4, Duration: 500 * time.Millisecond, Timeout: time.Second})
 		n := res.ErrorCount(PortsExhausted)
 		t.Logf("%s, %s closes: %d connects, %d requests, errors %v %v", s.engine, s.close, res.Connects, res.Requests, res.Errors, res.FirstErrors)

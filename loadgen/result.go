@@ -149,8 +149,12 @@ type Summary struct {
 	Start               string  `json:"start"`
 	DurationS           float64 `json:"duration_s"`
 	GraceS              float64 `json:"grace_s"`
-	RequestedRate       float64 `json:"requested_rate"`
-	AchievedRate        float64 `json:"achieved_rate"`
+	// RequestedRate is the mean rate requested over the measured part
+	// (the rate itself for a constant one), and RateShape the shape of a
+	// rate that varies, as --rate takes it.
+	RequestedRate float64 `json:"requested_rate"`
+	RateShape     string  `json:"rate_shape,omitempty"`
+	AchievedRate  float64 `json:"achieved_rate"`
 	// Due is every request accounted for: answered, failed, unfinished or
 	// unsent. SuccessRatio is the answered share of it.
 	Due          int64             `json:"due"`
@@ -262,7 +266,7 @@ func (r *Result) Summary() Summary {
 		NoReply:       c.NoReply,
 		Start:         r.Start.UTC().Format(time.RFC3339Nano),
 		DurationS:     round3(r.Duration.Seconds()),
-		RequestedRate: c.Rate / float64(max(c.Shards, 1)),
+		RequestedRate: c.requestedRate() / float64(max(c.Shards, 1)),
 		ConfigHash:    c.Hash(),
 		Requests:      r.Requests,
 		Errors:        map[string]int64{},
@@ -279,6 +283,9 @@ func (r *Result) Summary() Summary {
 		BytesReceived: r.BytesReceived,
 		Corrected:     LatencyOf(r.Corrected),
 		Uncorrected:   LatencyOf(r.Uncorrected),
+	}
+	if !c.Rate.IsConstant() {
+		s.RateShape = c.Rate.String()
 	}
 	if c.Protocol == "echo" {
 		s.Size = c.Client.Size
@@ -315,7 +322,7 @@ func (r *Result) Summary() Summary {
 	if c.Reconnect {
 		s.RequestsPerConn, s.Close = c.PerConn, c.Close
 		s.Connects = r.Connects
-		if c.Rate > 0 {
+		if !c.Rate.IsZero() {
 			s.ConnectRate = s.RequestedRate
 			s.RequestedRate = s.ConnectRate * float64(c.PerConn)
 		}
@@ -409,4 +416,23 @@ func framingOf(c *Config) string {
 		return c.Client.Framing.String()
 	}
 	return ""
+}
+
+// requestedRate returns the whole load's mean requested rate over the
+// measured part: the integral of its shape over the duration, divided by
+// it; for a run bounded by a request count, the count divided by the time
+// by which the shape has made that many due (the rate itself for a
+// constant one).
+func (c Config) requestedRate() float64 {
+	switch {
+	case c.Rate.IsZero() || c.Rate.IsConstant():
+		return c.Rate.First()
+	case c.Duration > 0:
+		return c.Rate.MeanRate(c.Duration)
+	}
+	t := c.Rate.Due(c.Requests)
+	if t <= 0 || t == math.MaxInt64 {
+		return c.Rate.First()
+	}
+	return float64(c.Requests) / t.Seconds()
 }

@@ -1,8 +1,6 @@
 package loadgen
 
 import (
-	"math"
-
 	"github.com/socklab/socklab/protocol"
 )
 
@@ -19,8 +17,14 @@ type slot struct {
 	sent int64            // when it was sent
 }
 
-// nextDue is when the open loop's next request is due (ns since base).
-func (x *exchange) nextDue() int64 { return x.r.dueAt(x.first + x.k*x.stride) }
+// nextDue is when the open loop's next request is due (ns since base),
+// computed once per request.
+func (x *exchange) nextDue() int64 {
+	if x.dueK != x.k {
+		x.dueK, x.dueAt = x.k, x.r.dueAt(x.first+x.k*x.stride)
+	}
+	return x.dueAt
+}
 
 // ownBefore returns how many of the one schedule's requests before the j-th
 // are this connection's.
@@ -32,24 +36,16 @@ func (x *exchange) ownBefore(j int64) int64 {
 }
 
 // dueAt is when request j (from 0) of the open loop's one schedule is due,
-// in ns since base: j/Rate seconds, Rate being the whole load's. Every
-// connection of every shard computes its due times with it, from the same
-// j, so N shards' schedules together are exactly one process's, to the
-// nanosecond.
-func (r *runner) dueAt(j int64) int64 { return int64(float64(j) * 1e9 / r.cfg.Rate) }
+// in ns since base (math.MaxInt64 for never): where the integral of the
+// whole load's rate shape, its first rate through the warm-up, reaches j
+// (see Shape). Every connection of every shard computes its due times with
+// it, from the same j, so N shards' schedules together are exactly one
+// process's, to the nanosecond.
+func (r *runner) dueAt(j int64) int64 { return r.sched.dueNs(j) }
 
 // firstMeasured returns the index of the one schedule's first request due
 // in the measured part.
-func (r *runner) firstMeasured() int64 {
-	j := int64(math.Ceil(float64(r.measure) * r.cfg.Rate / 1e9))
-	for j > 0 && r.dueAt(j-1) >= r.measure {
-		j--
-	}
-	for r.dueAt(j) < r.measure {
-		j++
-	}
-	return j
-}
+func (r *runner) firstMeasured() int64 { return r.sched.firstAt(r.measure) }
 
 // canIssue reports whether the quota leaves a request to issue.
 func (x *exchange) canIssue() bool { return x.quota < 0 || x.issued < x.quota }

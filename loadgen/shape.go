@@ -148,11 +148,8 @@ func parseRate(s, f string) (float64, error) {
 		return 0, fmt.Errorf("%w %q: a rate is missing", ErrShape, s)
 	}
 	r, err := strconv.ParseFloat(f, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w %q: %q is not a number of requests per second", ErrShape, s, f)
-	}
-	if err := checkRate(r); err != nil {
-		return 0, fmt.Errorf("%w %q: %w", ErrShape, s, err)
+	if err != nil || checkRate(r) != nil {
+		return 0, fmt.Errorf("%w %q: %s is not a number of requests per second from 0 to %g", ErrShape, s, f, float64(MaxRate))
 	}
 	return r, nil
 }

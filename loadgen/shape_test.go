@@ -246,3 +246,12 @@ func TestShapeDueExact(t *testing.T) {
 		}
 	}
 }
+
+// mustShape parses a shape a test wrote.
+func mustShape(s string) Shape {
+	sh, err := ParseShape(s)
+	if err != nil {
+		panic(err)
+	}
+	return sh
+}

@@ -17,8 +17,9 @@ import (
 // (Config.StartAt), whose results merge without loss (package reports). The
 // configuration stays the whole load's in every shard: Connections, Rate and
 // Requests are the whole load's, and each shard runs its share of them (see
-// share). In the open loop the one schedule's request j is due at
-// j/Rate after the start (see runner.dueAt), sent by shard j mod N; a shard's
+// share). In the open loop the one schedule's request j is due where the
+// integral of the rate shape reaches j (see runner.dueAt), sent by shard
+// j mod N; a shard's
 // requests go round its connections in turn. So the N shards together issue
 // exactly the requests one process would, at the same due times, never in
 // phase.
@@ -75,6 +76,7 @@ type definition struct {
 	Connections    int                    `json:"connections"`
 	Pipeline       int                    `json:"pipeline"`
 	Rate           float64                `json:"rate"`
+	Shape          string                 `json:"shape,omitempty"`
 	Reconnect      bool                   `json:"reconnect"`
 	PerConn        int                    `json:"per_conn,omitempty"`
 	Close          string                 `json:"close,omitempty"`
@@ -99,11 +101,18 @@ func (c Config) Hash() string {
 	}
 	d := definition{
 		Network: c.Network, Addr: c.Addr, Protocol: c.Protocol, Client: client,
-		Connections: c.Connections, Pipeline: c.Pipeline, Rate: c.Rate,
+		Connections: c.Connections, Pipeline: c.Pipeline,
 		Reconnect: c.Reconnect, PerConn: c.PerConn, Close: c.Close, NoReply: c.NoReply,
 		Duration: c.Duration, Requests: c.Requests, Warmup: c.Warmup,
 		Timeout: c.Timeout, ConnectTimeout: c.ConnectTimeout, Grace: c.Grace,
 		Shards: max(c.Shards, 1),
+	}
+	// A constant rate is a number, as it was before shapes; another
+	// shape its text.
+	if c.Rate.IsConstant() {
+		d.Rate = c.Rate.First()
+	} else {
+		d.Shape = c.Rate.String()
 	}
 	b, err := json.Marshal(d)
 	if err != nil {

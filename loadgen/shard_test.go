@@ -26,7 +26,7 @@ func shardExchanges(t *testing.T, cfg Config) []*exchange {
 		t.Fatal(err)
 	}
 	sh := cfg.share()
-	r := &runner{cfg: sh, measure: int64(sh.Warmup), end: maxInt64, ival: int64(time.Hour)}
+	r := &runner{cfg: sh, sched: sh.Rate.lead(int64(sh.Warmup)), measure: int64(sh.Warmup), end: maxInt64, ival: int64(time.Hour)}
 	r.proto, _ = protocol.Lookup(sh.Protocol)
 	var xs []*exchange
 	for id := range sh.Connections {
@@ -82,8 +82,8 @@ func TestShardSchedulesInterleave(t *testing.T) {
 			if tc.rate > 10000 {
 				until = int64(100 * time.Millisecond)
 			}
-			whole := openDues(t, Config{Rate: tc.rate, Connections: tc.conns, Duration: time.Second}, until)
-			r := &runner{cfg: Config{Rate: tc.rate}}
+			whole := openDues(t, Config{Rate: Constant(tc.rate), Connections: tc.conns, Duration: time.Second}, until)
+			r := &runner{sched: Constant(tc.rate)}
 			for j, d := range whole {
 				if want := r.dueAt(int64(j)); d != want {
 					t.Fatalf("unsharded request %d due at %d, want %d (j/rate)", j, d, want)
@@ -91,7 +91,7 @@ func TestShardSchedulesInterleave(t *testing.T) {
 			}
 			var union []int64
 			for i := range tc.shards {
-				part := openDues(t, Config{Rate: tc.rate, Connections: tc.conns, Duration: time.Second, Shard: i, Shards: tc.shards}, until)
+				part := openDues(t, Config{Rate: Constant(tc.rate), Connections: tc.conns, Duration: time.Second, Shard: i, Shards: tc.shards}, until)
 				for k, d := range part {
 					if want := r.dueAt(int64(i + k*tc.shards)); d != want {
 						t.Fatalf("shard %d's request %d due at %d, want %d: request %d of the one schedule", i, k, d, want, i+k*tc.shards)
@@ -125,7 +125,7 @@ func TestShardQuotasMakeOne(t *testing.T) {
 		{0, 7, 7, 9, time.Second},
 	} {
 		t.Run(fmt.Sprintf("rate %g %d conns %d shards -n %d warmup %v", tc.rate, tc.conns, tc.shards, tc.requests, tc.warmup), func(t *testing.T) {
-			base := Config{Rate: tc.rate, Connections: tc.conns, Requests: tc.requests, Warmup: tc.warmup}
+			base := Config{Rate: Constant(tc.rate), Connections: tc.conns, Requests: tc.requests, Warmup: tc.warmup}
 			var measured []int64
 			var total int64
 			for i := range tc.shards {
@@ -157,7 +157,7 @@ func TestShardQuotasMakeOne(t *testing.T) {
 			if tc.rate == 0 {
 				return
 			}
-			r := &runner{cfg: Config{Rate: tc.rate}, measure: int64(tc.warmup)}
+			r := &runner{sched: Constant(tc.rate).lead(int64(tc.warmup)), measure: int64(tc.warmup)}
 			first := r.firstMeasured()
 			if r.dueAt(first) < r.measure || first > 0 && r.dueAt(first-1) >= r.measure {
 				t.Fatalf("firstMeasured %d: due at %d, the measured part starts at %d", first, r.dueAt(first), r.measure)
@@ -182,7 +182,7 @@ func TestShardedRunsIssueOneSchedule(t *testing.T) {
 	for _, engine := range engines {
 		for _, rate := range []float64{20000, 0} {
 			t.Run(fmt.Sprintf("%s rate %g", engine, rate), func(t *testing.T) {
-				cfg := Config{Addr: addr, Engine: engine, Rate: rate, Connections: 6, Requests: 150, Warmup: 3 * time.Millisecond}
+				cfg := Config{Addr: addr, Engine: engine, Rate: Constant(rate), Connections: 6, Requests: 150, Warmup: 3 * time.Millisecond}
 				dues := func(c Config) ([]int64, *Result) {
 					var mu sync.Mutex
 					var ds []int64
@@ -206,7 +206,7 @@ func TestShardedRunsIssueOneSchedule(t *testing.T) {
 					if rate > 0 {
 						// The one schedule's first -n due in the measured
 						// part, of which shard i has every fourth.
-						r := &runner{cfg: cfg, measure: int64(cfg.Warmup)}
+						r := &runner{sched: cfg.Rate.lead(int64(cfg.Warmup)), measure: int64(cfg.Warmup)}
 						first := r.firstMeasured()
 						want = 0
 						for j := first; j < first+cfg.Requests; j++ {
@@ -262,7 +262,7 @@ func TestStartAt(t *testing.T) {
 	for _, engine := range engines {
 		t.Run(engine+" on time", func(t *testing.T) {
 			at := time.Now().Add(150 * time.Millisecond)
-			res := run(t, Config{Addr: srv.Addr(), Engine: engine, Rate: 1000, Requests: 50, Warmup: 20 * time.Millisecond, StartAt: at})
+			res := run(t, Config{Addr: srv.Addr(), Engine: engine, Rate: Constant(1000), Requests: 50, Warmup: 20 * time.Millisecond, StartAt: at})
 			if res.StartOffset < 0 || res.StartOffset > DefaultStartTolerance {
 				t.Errorf("start offset %v, want within [0, %v]", res.StartOffset, DefaultStartTolerance)
 			}
@@ -279,7 +279,7 @@ func TestStartAt(t *testing.T) {
 		})
 		t.Run(engine+" late within the tolerance", func(t *testing.T) {
 			at := time.Now().Add(-200 * time.Millisecond)
-			res := run(t, Config{Addr: srv.Addr(), Engine: engine, Rate: 1000, Requests: 300, StartAt: at})
+			res := run(t, Config{Addr: srv.Addr(), Engine: engine, Rate: Constant(1000), Requests: 300, StartAt: at})
 			if res.StartOffset < 200*time.Millisecond {
 				t.Errorf("start offset %v, want at least the 200ms it started late", res.StartOffset)
 			}
@@ -290,7 +290,7 @@ func TestStartAt(t *testing.T) {
 		t.Run(engine+" too late", func(t *testing.T) {
 			before := accepted.Load()
 			began := time.Now()
-			_, err := Run(context.Background(), Config{Addr: srv.Addr(), Engine: engine, Rate: 1000, Requests: 50,
+			_, err := Run(context.Background(), Config{Addr: srv.Addr(), Engine: engine, Rate: Constant(1000), Requests: 50,
 				StartAt: time.Now().Add(-3 * time.Second)})
 			if !errors.Is(err, ErrLateStart) {
 				t.Fatalf("Run: %v, want ErrLateStart", err)
@@ -323,7 +323,7 @@ func TestStartAt(t *testing.T) {
 // TestConfigHash: the hash is one for every shard of a load, whatever
 // their index, host, tag, engine or start, and another for another load.
 func TestConfigHash(t *testing.T) {
-	base := Config{Network: "tcp", Addr: "10.0.0.1:9000", Protocol: "echo", Connections: 64, Pipeline: 1, Rate: 20000,
+	base := Config{Network: "tcp", Addr: "10.0.0.1:9000", Protocol: "echo", Connections: 64, Pipeline: 1, Rate: Constant(20000),
 		Duration: time.Minute, Warmup: 5 * time.Second, Timeout: 5 * time.Second, ConnectTimeout: 2 * time.Second, Shards: 4}
 	h := base.Hash()
 	with := func(f func(*Config)) Config { c := base; f(&c); return c }
@@ -342,7 +342,7 @@ func TestConfigHash(t *testing.T) {
 	}
 	for name, c := range map[string]Config{
 		"another target":    with(func(c *Config) { c.Addr = "10.0.0.2:9000" }),
-		"another rate":      with(func(c *Config) { c.Rate = 20001 }),
+		"another rate":      with(func(c *Config) { c.Rate = Constant(20001) }),
 		"other connections": with(func(c *Config) { c.Connections = 65 }),
 		"other shards":      with(func(c *Config) { c.Shards = 2 }),
 		"another duration":  with(func(c *Config) { c.Duration = 2 * time.Minute }),

@@ -45,8 +45,8 @@ func TestMergeRefusesOtherLoads(t *testing.T) {
 	}{
 		{"a shard of the same load", with(func(c *loadgen.Config) { c.Tag = "host2" }), ""},
 		{"another size", with(func(c *loadgen.Config) { c.Client.Size = 4096 }), "size 4096, not 64"},
-		{"an open loop", with(func(c *loadgen.Config) { c.Rate = 500 }), "loop an open loop at 500 req/s, not a closed loop"},
-		{"another rate", with(func(c *loadgen.Config) { c.Rate = 100 }), "open loop at 100 req/s"},
+		{"an open loop", with(func(c *loadgen.Config) { c.Rate = loadgen.Constant(500) }), "loop an open loop at 500 req/s, not a closed loop"},
+		{"another rate", with(func(c *loadgen.Config) { c.Rate = loadgen.Constant(100) }), "open loop at 100 req/s"},
 		{"other connections", with(func(c *loadgen.Config) { c.Connections = 16 }), "connections 16, not 4"},
 		{"another protocol", with(func(c *loadgen.Config) { c.Protocol = "hello" }), "protocol hello, not echo"},
 		{"another target", with(func(c *loadgen.Config) { c.Addr = "127.0.0.1:9001" }), "address 127.0.0.1:9001"},

@@ -162,7 +162,7 @@ func TestSummaryTableNamesFailures(t *testing.T) {
 // runLoad runs a short real load and writes its directory.
 func runLoad(t *testing.T, addr, dir string) {
 	t.Helper()
-	res, err := loadgen.Run(context.Background(), loadgen.Config{Addr: addr, Connections: 2, Rate: 300, Duration: 700 * time.Millisecond, Interval: 200 * time.Millisecond})
+	res, err := loadgen.Run(context.Background(), loadgen.Config{Addr: addr, Connections: 2, Rate: loadgen.Constant(300), Duration: 700 * time.Millisecond, Interval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // shardLoad is the whole load of the shard tests: 10 connections at 1000
 // requests/s, run as 4 shards.
 var shardLoad = loadgen.Config{Network: "tcp", Addr: "10.0.0.1:9000", Protocol: "echo", Connections: 10, Pipeline: 1,
-	Rate: 1000, Duration: time.Second, Timeout: time.Second, ConnectTimeout: time.Second, Shards: 4,
+	Rate: loadgen.Constant(1000), Duration: time.Second, Timeout: time.Second, ConnectTimeout: time.Second, Shards: 4,
 	Client: protocol.ClientOptions{Size: 64}}
 
 // writeShard writes the result directory of shard i of cfg, whose
@@ -89,8 +89,8 @@ func TestMergeShardsIsTheUnion(t *testing.T) {
 	if want := loadgen.LatencyOf(union); s.Corrected.P99Us != want.P99Us || s.Corrected.MaxUs != want.MaxUs || s.Corrected.Count != want.Count {
 		t.Errorf("merged summary p99 %v max %v count %d; the union's %v %v %d", s.Corrected.P99Us, s.Corrected.MaxUs, s.Corrected.Count, want.P99Us, want.MaxUs, want.Count)
 	}
-	if s.Connections != shardLoad.Connections || s.RequestedRate != shardLoad.Rate {
-		t.Errorf("merged %d connections at %g/s, want the whole load's %d at %g/s", s.Connections, s.RequestedRate, shardLoad.Connections, shardLoad.Rate)
+	if s.Connections != shardLoad.Connections || s.RequestedRate != shardLoad.Rate.First() {
+		t.Errorf("merged %d connections at %g/s, want the whole load's %d at %g/s", s.Connections, s.RequestedRate, shardLoad.Connections, shardLoad.Rate.First())
 	}
 	if s.Shard != nil || s.ConfigHash != shardLoad.Hash() {
 		t.Errorf("merged shard %+v, hash %.12s; want none, and the load's %.12s", s.Shard, s.ConfigHash, shardLoad.Hash())

@@ -213,7 +213,7 @@ func pinSelf() bool {
 func (p benchPlan) config(sc benchScenario, t target) loadgen.Config {
 	cfg := loadgen.Config{
 		Network: t.network, Addr: t.addr, Protocol: sc.protocol, Connections: sc.conns,
-		Rate: sc.rate, Reconnect: sc.reconnect, Duration: p.duration, Warmup: p.warmup,
+		Rate: loadgen.Constant(sc.rate), Reconnect: sc.reconnect, Duration: p.duration, Warmup: p.warmup,
 		Timeout: p.timeout, ConnectTimeout: time.Second, Tag: sc.model,
 		// Ten intervals a scenario: enough points for its latency and
 		// rate over time.

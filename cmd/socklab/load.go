@@ -61,6 +61,9 @@ func (t *thresholdFlag) Set(s string) error {
 // thresholdUsage is the help of every --threshold flag.
 const thresholdUsage = "fail the run (exit 3) unless `EXPR` holds, repeatable: p50|p90|p99|p99.9|max|mean<DURATION (corrected latency), errors|unsent|unfinished|late<N or N%, rate>=N or F*requested; like --threshold 'p99<2ms' --threshold 'errors<0.1%'"
 
+// rateUsage is the help of --rate: its three forms.
+const rateUsage = "open loop: the `RATE` of requests per second in total, or its shape: a constant 2000; a ramp 100..20000/30s (linear from 100 to 20000/s over 30s); steps 1000,2000,4000/10s (each rate for 10s). The warm-up runs at the first rate, -d defaults to the shape's length, and a longer -d holds the last rate, a shorter one cuts the shape (default: a closed loop)"
+
 // exitStatus is a finished run's verdict when it is not a success: main
 // prints msg on one line and exits with code (1: requests failed, 3: a
 // threshold was crossed), as k6 gives crossed thresholds their own status.
@@ -107,7 +110,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.Var(&c.Client.Framing, "framing", framingUsage)
 	fs.IntVar(&c.Connections, "c", 1, "connections")
 	fs.IntVar(&c.Pipeline, "pipeline", 1, "requests in flight per connection")
-	fs.Float64Var(&c.Rate, "rate", 0, "open loop: requests per second in total (0: closed loop)")
+	fs.Var(&c.Rate, "rate", rateUsage)
 	fs.BoolVar(&c.Reconnect, "reconnect", false, "short connections: a new connection per request (per --requests-per-conn requests); with --rate, the same as --connect-rate")
 	fs.Float64Var(&f.connectRate, "connect-rate", 0, "open loop of connections: `R` new connections per second in total, each doing --requests-per-conn requests, then closed (see --close); -c caps the connections open at once (default R/10, at least 1 and at most 1000); latency counts from each connect's due time")
 	fs.IntVar(&c.PerConn, "requests-per-conn", 0, "with --connect-rate or --reconnect: requests each connection carries, one after the other (--pipeline at once), before it is closed (default 1)")
@@ -140,8 +143,6 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 		return usageError("-c wants a positive number of connections, like -c 16")
 	case c.Pipeline < 1:
 		return usageError("--pipeline wants a positive number, like --pipeline 4")
-	case set["rate"] && !(c.Rate > 0 && !math.IsInf(c.Rate, 0)):
-		return usageError("--rate wants a positive number, like --rate 500")
 	case c.Duration <= 0:
 		return usageError("-d wants a positive duration, like -d 10s")
 	case c.Requests < 0:
@@ -166,15 +167,23 @@ func (f *loadFlags) check(fs *flag.FlagSet) error {
 		c.Grace = -1 // none, where the zero value means the default
 	}
 	for _, th := range f.thresholds {
-		if th.NeedsRequested() && c.Rate <= 0 {
+		if th.NeedsRequested() && c.Rate.IsZero() {
 			return usageError("--threshold %q compares with the requested rate, which only an open loop (--rate) has", th.Expr)
 		}
 	}
 	if err := loadgen.CheckSize(c.Client.Size, c.Connections, c.Pipeline); err != nil {
 		return usageError("--size: %v", err)
 	}
-	if set["n"] && !set["d"] {
+	switch {
+	case set["n"] && !set["d"]:
 		c.Duration = 0
+	case !set["d"] && c.Rate.Length() > 0:
+		// A ramp or steps run for their length unless -d says
+		// otherwise.
+		c.Duration = c.Rate.Length()
+	}
+	if set["n"] && c.Rate.Last() == 0 && !c.Rate.IsZero() {
+		return usageError("--rate %s ends at 0: -n cannot bound it; give -d", c.Rate)
 	}
 	if protocol.IsDatagram(c.Network) {
 		if c.Pipeline > 1 {
@@ -208,13 +217,13 @@ func (f *loadFlags) checkConnect(set map[string]bool) error {
 		return usageError("--requests-per-conn and --close are for short connections: give --connect-rate R (or --reconnect)")
 	case set["close"] && c.Close != loadgen.CloseClient && c.Close != loadgen.CloseServer:
 		return usageError("--close wants client or server")
-	case c.Rate > 0 && c.PerConn > 1:
-		return usageError("--rate counts requests and --requests-per-conn %d connects them %d to a connection: give the schedule of connects, --connect-rate %g", c.PerConn, c.PerConn, c.Rate/float64(c.PerConn))
+	case !c.Rate.IsZero() && c.PerConn > 1:
+		return usageError("--rate counts requests and --requests-per-conn %d connects them %d to a connection: give the schedule of connects, like --connect-rate %g", c.PerConn, c.PerConn, c.Rate.First()/float64(c.PerConn))
 	case set["connect-rate"] && c.PerConn > 1 && set["n"]:
 		return usageError("-n with --requests-per-conn %d: bound a --connect-rate run by -d", c.PerConn)
 	}
 	if set["connect-rate"] {
-		c.Rate = f.connectRate
+		c.Rate = loadgen.Constant(f.connectRate)
 		c.Reconnect = true
 		if !set["c"] {
 			c.Connections = int(min(max(math.Ceil(f.connectRate/10), 1), maxDefaultSlots))

@@ -196,7 +196,7 @@ func TestShardJSONSummary(t *testing.T) {
 // failed, naming it, and evaluates --threshold on the merged histograms
 // (exit 3 when one is crossed).
 func TestMergeShardsExit(t *testing.T) {
-	cfg := loadgen.Config{Network: "tcp", Addr: "10.0.0.1:9000", Protocol: "echo", Connections: 4, Pipeline: 1, Rate: 400,
+	cfg := loadgen.Config{Network: "tcp", Addr: "10.0.0.1:9000", Protocol: "echo", Connections: 4, Pipeline: 1, Rate: loadgen.Constant(400),
 		Duration: time.Second, Shards: 2}
 	write := func(dir string, i int, errs int64) string {
 		c := cfg
