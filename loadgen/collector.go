@@ -123,6 +123,7 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 		res.Intervals = append(res.Intervals, Interval{
 			Corrected: h.corrected, Uncorrected: h.uncorrected, Connect: h.connect,
 			FirstByte: h.firstByte, FirstByteUncorrected: h.firstByteUnc,
+			Requested: r.requested(idx),
 		})
 	}
 	for _, w := range r.stats {
@@ -146,4 +147,21 @@ func (c *collector) result(start time.Time, elapsed time.Duration) *Result {
 		res.Oldest = max(res.Oldest, time.Duration(w.oldest))
 	}
 	return res
+}
+
+// requested returns what the open loop's schedule asked of interval idx of
+// the measured part, of this shard: the requests due in it before the end
+// and their rate; nil in a closed loop or after the end.
+func (r *runner) requested(idx int64) *Requested {
+	a := r.measure + idx*r.ival
+	if r.cfg.Rate.IsZero() || a >= r.end {
+		return nil
+	}
+	b := min(a+r.ival, r.end)
+	// The one schedule's requests j < J that are this shard's: j mod N
+	// is its index.
+	n, i := int64(max(r.cfg.Shards, 1)), int64(r.cfg.Shard)
+	own := func(J int64) int64 { return max(J-i+n-1, 0) / n }
+	due := own(r.sched.firstAt(b)) - own(r.sched.firstAt(a))
+	return &Requested{Due: due, Rate: float64(due) / (float64(b-a) / 1e9)}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -33,10 +35,11 @@ func WriteHgrm(w io.Writer, h *hdr.Histogram) error {
 
 // WriteHlog writes intervals as an HdrHistogram interval log, format 1.3:
 // a version comment, the start time, the base time, the legend, and per
-// interval the corrected histogram untagged (what HdrHistogram's tools read
-// by default), then the uncorrected and, those that have values, the
-// connect, first-byte and uncorrected first-byte ones, tagged; timestamps
-// are relative to start.
+// interval, in an open loop, a comment of what it requested (see
+// FormatRequested), then the corrected histogram untagged (what
+// HdrHistogram's tools read by default), the uncorrected and, those that
+// have values, the connect, first-byte and uncorrected first-byte ones,
+// tagged; timestamps are relative to start.
 func WriteHlog(w io.Writer, start time.Time, intervals []Interval) error {
 	lw := hdr.NewHistogramLogWriter(w)
 	ms := start.UnixMilli()
@@ -57,6 +60,11 @@ func WriteHlog(w io.Writer, start time.Time, intervals []Interval) error {
 		return err
 	}
 	for _, iv := range intervals {
+		if iv.Requested != nil {
+			if _, err := io.WriteString(w, FormatRequested(*iv.Requested)); err != nil {
+				return err
+			}
+		}
 		for _, h := range []*hdr.PackedHistogram{iv.Corrected, iv.Uncorrected, iv.Connect, iv.FirstByte, iv.FirstByteUncorrected} {
 			if h == nil || (h.Tag() != TagCorrected && h.Tag() != TagUncorrected && h.TotalCount() == 0) {
 				continue
@@ -67,6 +75,31 @@ func WriteHlog(w io.Writer, start time.Time, intervals []Interval) error {
 		}
 	}
 	return nil
+}
+
+// requestedPrefix opens an interval log's comment of what the open loop
+// requested of the interval whose histograms follow it. HdrHistogram's
+// readers skip comments other than their own #[StartTime and #[BaseTime.
+const requestedPrefix = "#[Requested: "
+
+// FormatRequested returns the interval log's comment line of what an open
+// loop requested of the interval whose histograms follow it: like
+// "#[Requested: 250 due, 250.000 req/s]".
+func FormatRequested(q Requested) string {
+	return fmt.Sprintf("%s%d due, %.3f req/s]\n", requestedPrefix, q.Due, q.Rate)
+}
+
+// ParseRequested parses a line FormatRequested wrote.
+func ParseRequested(line string) (Requested, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), requestedPrefix)
+	if !ok {
+		return Requested{}, false
+	}
+	var q Requested
+	if n, err := fmt.Sscanf(rest, "%d due, %g req/s]", &q.Due, &q.Rate); n != 2 || err != nil || q.Due < 0 || q.Rate < 0 || math.IsNaN(q.Rate) || math.IsInf(q.Rate, 0) {
+		return Requested{}, false
+	}
+	return q, true
 }
 
 // WriteSummary writes s as indented JSON (map keys sorted, as encoding/json
@@ -112,6 +145,8 @@ func WriteText(w io.Writer, s Summary) error {
 	switch {
 	case s.ConnectRate > 0:
 		mode = fmt.Sprintf("open loop at %g connects/s", s.ConnectRate)
+	case s.RateShape != "":
+		mode = fmt.Sprintf("open loop at rate %s", s.RateShape)
 	case s.RequestedRate > 0:
 		mode = fmt.Sprintf("open loop at %g req/s", s.RequestedRate)
 	}
@@ -148,7 +183,10 @@ func WriteText(w io.Writer, s Summary) error {
 
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	requested := "- (closed loop)"
-	if s.RequestedRate > 0 {
+	switch {
+	case s.RateShape != "":
+		requested = fmt.Sprintf("%g req/s\tmean of %s", s.RequestedRate, s.RateShape)
+	case s.RequestedRate > 0:
 		requested = fmt.Sprintf("%g req/s", s.RequestedRate)
 	}
 	fmt.Fprintf(tw, "requested\t%s\n", requested)
@@ -194,7 +232,7 @@ func WriteText(w io.Writer, s Summary) error {
 	}
 	var rows []row
 	switch {
-	case s.RequestedRate > 0:
+	case s.RequestedRate > 0 || s.RateShape != "":
 		rows = append(rows, row{"corrected (from due)", s.Corrected}, row{"uncorrected (from sent, answered only)", s.Uncorrected})
 	case s.Corrected.Histogram != s.Uncorrected.Histogram:
 		rows = append(rows, row{"all requests", s.Corrected}, row{"answered only", s.Uncorrected})

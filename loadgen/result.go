@@ -95,6 +95,18 @@ type Result struct {
 type Interval struct {
 	Corrected, Uncorrected, Connect *hdr.PackedHistogram
 	FirstByte, FirstByteUncorrected *hdr.PackedHistogram
+	// Requested, in an open loop, is what its schedule asked of the
+	// interval (of this process, a shard its share); nil in a closed loop
+	// and after the end of the run.
+	Requested *Requested
+}
+
+// Requested is what an open loop's schedule asked of one interval: the
+// requests due in it, and their rate over the part of the interval before
+// the end of the run.
+type Requested struct {
+	Due  int64
+	Rate float64
 }
 
 // ErrorCount returns the number of errors of class c.

@@ -162,11 +162,12 @@ func WriteHTML(w io.Writer, r *Run) error {
 		}
 		hg.Plots = plots
 		for _, s := range g {
-			tl, err := timelinePlots(r.Base, s, colours[s.Model])
+			tl, byRate, err := timelinePlots(r.Base, s, colours[s.Model])
 			if err != nil {
 				return err
 			}
 			hg.Timeline = append(hg.Timeline, tl...)
+			hg.Plots = append(hg.Plots, byRate...)
 		}
 		page.Groups = append(page.Groups, hg)
 	}

@@ -23,6 +23,9 @@ func groups(r *Run) [][]Scenario {
 }
 
 func rateCell(s loadgen.Summary) string {
+	if s.RateShape != "" {
+		return fmt.Sprintf("%s (mean %g/s)", s.RateShape, s.RequestedRate)
+	}
 	if s.RequestedRate <= 0 {
 		return "closed"
 	}

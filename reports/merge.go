@@ -1,12 +1,14 @@
 package reports
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +23,10 @@ type LogEntry struct {
 	Tag            string
 	StartMs, EndMs int64
 	Histogram      *hdr.Histogram
+	// Requested is what an open loop requested of the interval, from the
+	// log's comment before its histograms (see loadgen.FormatRequested),
+	// on the interval's first entry (its corrected histogram); nil if none.
+	Requested *loadgen.Requested
 }
 
 // maxLogEntries bounds what ReadHlog accepts: a day of one-second intervals
@@ -28,7 +34,8 @@ type LogEntry struct {
 const maxLogEntries = 3 * 86400
 
 // ReadHlog reads an interval log with hdrhistogram-go's log reader and
-// returns its entries in order.
+// returns its entries in order, each with what an open loop requested of
+// it if the log says (see loadgen.FormatRequested).
 func ReadHlog(rd io.Reader) (entries []LogEntry, err error) {
 	defer func() {
 		// The log reader decodes untrusted input; a malformed payload must
@@ -37,13 +44,25 @@ func ReadHlog(rd io.Reader) (entries []LogEntry, err error) {
 			entries, err = nil, fmt.Errorf("read hlog: malformed log: %v", p)
 		}
 	}()
-	lr := hdr.NewHistogramLogReader(io.LimitReader(rd, 256<<20))
+	const limit = 256 << 20
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read hlog: %w", err)
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("read hlog: larger than %d bytes", limit)
+	}
+	requested := requestedOf(data)
+	lr := hdr.NewHistogramLogReader(bytes.NewReader(data))
 	for {
 		h, err := lr.NextIntervalHistogram()
 		if err != nil {
 			return nil, fmt.Errorf("read hlog: %w", err)
 		}
 		if h == nil {
+			for i := range min(len(entries), len(requested)) {
+				entries[i].Requested = requested[i]
+			}
 			return entries, nil
 		}
 		if len(entries) == maxLogEntries {
@@ -51,6 +70,34 @@ func ReadHlog(rd io.Reader) (entries []LogEntry, err error) {
 		}
 		entries = append(entries, LogEntry{Tag: h.Tag(), StartMs: h.StartTimeMs(), EndMs: h.EndTimeMs(), Histogram: h})
 	}
+}
+
+// histogramLine matches an interval histogram's line (its tag taken off), as
+// hdrhistogram-go's log reader does.
+var histogramLine = regexp.MustCompile(`([\d\.]*),([\d\.]*),([\d\.]*),(.*)`)
+
+// requestedOf returns, for each interval histogram line of the log data in
+// order, what the comment just before it says was requested (nil where
+// there is none).
+func requestedOf(data []byte) []*loadgen.Requested {
+	var out []*loadgen.Requested
+	var pending *loadgen.Requested
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "#") {
+			if q, ok := loadgen.ParseRequested(line); ok {
+				pending = &q
+			}
+			continue
+		}
+		if strings.HasPrefix(line, "Tag=") {
+			_, line, _ = strings.Cut(line, ",")
+		}
+		if histogramLine.MatchString(line) {
+			out = append(out, pending)
+			pending = nil
+		}
+	}
+	return out
 }
 
 // MergeLogs merges the interval logs of several processes that ran at the
@@ -84,6 +131,14 @@ func MergeLogs(logs [][]LogEntry, ivMs int64) []LogEntry {
 				merged[k] = m
 			}
 			m.Histogram.Merge(e.Histogram)
+			if e.Requested != nil {
+				// The processes' shares of one schedule add up.
+				if m.Requested == nil {
+					m.Requested = &loadgen.Requested{}
+				}
+				m.Requested.Due += e.Requested.Due
+				m.Requested.Rate += e.Requested.Rate
+			}
 		}
 	}
 	keys := make([]key, 0, len(merged))
@@ -130,6 +185,11 @@ func WriteLog(w io.Writer, entries []LogEntry) error {
 		}
 	}
 	for _, e := range entries {
+		if e.Requested != nil {
+			if _, err := io.WriteString(w, loadgen.FormatRequested(*e.Requested)); err != nil {
+				return err
+			}
+		}
 		if err := lw.OutputIntervalHistogram(e.Histogram); err != nil {
 			return err
 		}
@@ -288,6 +348,9 @@ func loadDiff(a, b loadgen.Summary) string {
 	diff("close", a.Close, b.Close)
 	diff("no replies", a.NoReply, b.NoReply)
 	loop := func(s loadgen.Summary) string {
+		if s.RateShape != "" {
+			return "an open loop at rate " + s.RateShape
+		}
 		if s.RequestedRate > 0 {
 			return fmt.Sprintf("an open loop at %g req/s", s.RequestedRate)
 		}

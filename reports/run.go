@@ -53,8 +53,9 @@ type Scenario struct {
 	Summary loadgen.Summary `json:"summary"`
 }
 
-// Open reports whether the scenario is an open loop.
-func (s Scenario) Open() bool { return s.Summary.RequestedRate > 0 }
+// Open reports whether the scenario is an open loop: a rate, constant or
+// shaped, was requested.
+func (s Scenario) Open() bool { return s.Summary.RequestedRate > 0 || s.Summary.RateShape != "" }
 
 // Failed reports whether the scenario did not serve every request due (see
 // loadgen.Summary.Problems).
@@ -64,7 +65,10 @@ func (s Scenario) Failed() bool { return !s.Summary.Served() }
 // connections and the loop. The models of one workload are compared.
 func (s Scenario) Workload() string {
 	w := s.Group + ", " + connections(s.Summary.Connections)
-	if s.Open() {
+	switch {
+	case s.Summary.RateShape != "":
+		w += fmt.Sprintf(", open loop at rate %s (mean %g req/s)", s.Summary.RateShape, s.Summary.RequestedRate)
+	case s.Open():
 		w += fmt.Sprintf(", open loop at %g req/s", s.Summary.RequestedRate)
 	}
 	return w
