@@ -66,32 +66,40 @@ func openDues(t *testing.T, cfg Config, until int64) []int64 {
 // second) are the cases that an approximate schedule gets wrong.
 func TestShardSchedulesInterleave(t *testing.T) {
 	for _, tc := range []struct {
-		rate   float64
+		rate   Shape
 		conns  int
 		shards int
 	}{
-		{1000, 8, 4},
-		{997.3, 10, 4},
-		{3, 5, 3},
-		{123456, 64, 7},
-		{50, 4, 4},
-		{7777, 13, 2},
+		{Constant(1000), 8, 4},
+		{Constant(997.3), 10, 4},
+		{Constant(3), 5, 3},
+		{Constant(123456), 64, 7},
+		{Constant(50), 4, 4},
+		{Constant(7777), 13, 2},
+		// Shapes: the shards of a ramp, of steps, of a ramp down to 0
+		// together make the one schedule too.
+		{mustShape("200..20000/1s"), 10, 4},
+		{mustShape("0,500,3000,7/300ms"), 7, 3},
+		{mustShape("5000..0/500ms"), 6, 4},
 	} {
-		t.Run(fmt.Sprintf("%g/s %d conns %d shards", tc.rate, tc.conns, tc.shards), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/s %d conns %d shards", tc.rate, tc.conns, tc.shards), func(t *testing.T) {
 			until := int64(2 * time.Second)
-			if tc.rate > 10000 {
+			if tc.rate.First() > 10000 {
 				until = int64(100 * time.Millisecond)
 			}
-			whole := openDues(t, Config{Rate: Constant(tc.rate), Connections: tc.conns, Duration: time.Second}, until)
-			r := &runner{sched: Constant(tc.rate)}
+			whole := openDues(t, Config{Rate: tc.rate, Connections: tc.conns, Duration: time.Second}, until)
+			r := &runner{sched: tc.rate}
 			for j, d := range whole {
 				if want := r.dueAt(int64(j)); d != want {
-					t.Fatalf("unsharded request %d due at %d, want %d (j/rate)", j, d, want)
+					t.Fatalf("unsharded request %d due at %d, want %d (the schedule's)", j, d, want)
 				}
+			}
+			if n := int64(len(whole)); n != tc.rate.firstAt(until) {
+				t.Fatalf("%d requests due before %v, want the shape's %d", n, time.Duration(until), tc.rate.firstAt(until))
 			}
 			var union []int64
 			for i := range tc.shards {
-				part := openDues(t, Config{Rate: Constant(tc.rate), Connections: tc.conns, Duration: time.Second, Shard: i, Shards: tc.shards}, until)
+				part := openDues(t, Config{Rate: tc.rate, Connections: tc.conns, Duration: time.Second, Shard: i, Shards: tc.shards}, until)
 				for k, d := range part {
 					if want := r.dueAt(int64(i + k*tc.shards)); d != want {
 						t.Fatalf("shard %d's request %d due at %d, want %d: request %d of the one schedule", i, k, d, want, i+k*tc.shards)

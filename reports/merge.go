@@ -119,7 +119,16 @@ func MergeLogs(logs [][]LogEntry, ivMs int64) []LogEntry {
 		tag string
 	}
 	merged := map[key]*LogEntry{}
-	for _, l := range logs {
+	type pkey struct {
+		key
+		log int
+	}
+	type part struct {
+		due int64
+		s   float64 // seconds the requests were due in
+	}
+	parts := map[pkey]part{}
+	for li, l := range logs {
 		for _, e := range l {
 			k := key{(e.StartMs - first) / ivMs, e.Tag}
 			m := merged[k]
@@ -132,13 +141,25 @@ func MergeLogs(logs [][]LogEntry, ivMs int64) []LogEntry {
 			}
 			m.Histogram.Merge(e.Histogram)
 			if e.Requested != nil {
-				// The processes' shares of one schedule add up.
 				if m.Requested == nil {
 					m.Requested = &loadgen.Requested{}
 				}
 				m.Requested.Due += e.Requested.Due
-				m.Requested.Rate += e.Requested.Rate
+				p := parts[pkey{k, li}]
+				p.due += e.Requested.Due
+				if e.Requested.Rate > 0 {
+					p.s += float64(e.Requested.Due) / e.Requested.Rate
+				}
+				parts[pkey{k, li}] = p
 			}
+		}
+	}
+	// The processes' shares of one schedule add up: the requested rate of
+	// a merged interval is the sum of each log's, its requests due in it
+	// over the time they were due in.
+	for pk, p := range parts {
+		if p.s > 0 {
+			merged[pk.key].Requested.Rate += float64(p.due) / p.s
 		}
 	}
 	keys := make([]key, 0, len(merged))
