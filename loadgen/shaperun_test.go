@@ -15,9 +15,9 @@ import (
 // held for another 0.5s, in quarter-second intervals, with each engine
 // against an echo server: the requests issued in each interval are the
 // schedule's, exactly (75, 125, 175, 225, then 250 and 250 held), the
-// interval log says so before each interval's histograms, and no interval
-// has answered more than was due by its end (an answer comes after its due
-// time), while every request due was answered.
+// interval log says so before each interval's histograms, and by the end
+// of no interval were more answered than were due (an answer comes after
+// its due time), while every request due was answered.
 func TestRampRunFollowsShape(t *testing.T) {
 	addr := startEcho(t, "tcp")
 	wantDue := []int64{75, 125, 175, 225, 250, 250}
@@ -44,10 +44,13 @@ func TestRampRunFollowsShape(t *testing.T) {
 			if s.RateShape != "200..1000/1s" || math.Abs(s.RequestedRate-1100/1.5) > 1e-9 {
 				t.Errorf("summary: rate shape %q, requested rate %g; want 200..1000/1s and its mean over 1.5s, 1100/1.5", s.RateShape, s.RequestedRate)
 			}
-			if s.Due != 1100 || s.Requests != 1100 {
-				t.Fatalf("%d due, %d answered; want 1100 and 1100 (%v)", s.Due, s.Requests, s.Problems())
+			// Answers are counted when they come: those of the 20
+			// requests due in the warm-up may come after it.
+			if !s.Served() || s.Requests < 1100 || s.Requests > 1120 {
+				t.Fatalf("%d answered (%v); want the 1100 due, and at most the warm-up's 20 more", s.Requests, s.Problems())
 			}
-			var cum, due int64
+			var cum int64
+			due := int64(20)
 			for i, in := range res.Intervals {
 				if i < len(wantDue) {
 					due += wantDue[i]
