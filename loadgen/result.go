@@ -296,8 +296,9 @@ func (r *Result) Summary() Summary {
 		Corrected:     LatencyOf(r.Corrected),
 		Uncorrected:   LatencyOf(r.Uncorrected),
 	}
-	if !c.Rate.IsConstant() {
+	if !c.Rate.IsZero() && !c.Rate.IsConstant() {
 		s.RateShape = c.Rate.String()
+		s.RequestedRate = round3(s.RequestedRate)
 	}
 	if c.Protocol == "echo" {
 		s.Size = c.Client.Size

@@ -41,7 +41,7 @@ func TestRampRunFollowsShape(t *testing.T) {
 				t.Errorf("requests issued per interval by due time %v, want the shape's %v", got, wantDue)
 			}
 			s := res.Summary()
-			if s.RateShape != "200..1000/1s" || math.Abs(s.RequestedRate-1100/1.5) > 1e-9 {
+			if s.RateShape != "200..1000/1s" || math.Abs(s.RequestedRate-1100/1.5) > 1e-3 {
 				t.Errorf("summary: rate shape %q, requested rate %g; want 200..1000/1s and its mean over 1.5s, 1100/1.5", s.RateShape, s.RequestedRate)
 			}
 			// Answers are counted when they come: those of the 20
