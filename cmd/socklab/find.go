@@ -108,7 +108,7 @@ func stepLine(s loadgen.FindStep) string {
 // runStep runs one step of a search: cfg at rate, its files written under
 // dir/StepDir if dir is set, with a live progress line if live.
 func runStep(ctx context.Context, cfg loadgen.Config, n int, rate float64, dir string, live io.Writer) (loadgen.Summary, error) {
-	cfg.Rate = rate
+	cfg.Rate = loadgen.Constant(rate)
 	if live != nil {
 		cfg.Progress = func(p loadgen.Progress) {
 			fmt.Fprintf(live, "\r\033[Kstep %2d  %9s req/s: %s", n, loadgen.FormatRate(rate), progressLine(p))

@@ -134,7 +134,7 @@ func (s *serialServer) close() {
 // test measures that first, and is skipped then, saying so.
 func TestFindSerialServer(t *testing.T) {
 	addr := startSerialServer(t, 64, 5*time.Millisecond)
-	calm, err := loadgen.Run(t.Context(), loadgen.Config{Addr: addr, Protocol: "echo", Connections: 4, Rate: 50,
+	calm, err := loadgen.Run(t.Context(), loadgen.Config{Addr: addr, Protocol: "echo", Connections: 4, Rate: loadgen.Constant(50),
 		Duration: time.Second, Warmup: 300 * time.Millisecond, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

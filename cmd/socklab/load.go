@@ -321,7 +321,7 @@ func runLoad(args []string, stdout, stderr io.Writer) error {
 		checked.Client.Framing = protocol.Line
 	}
 	if finding {
-		checked.Rate = ff.start
+		checked.Rate = loadgen.Constant(ff.start)
 	}
 	if err := checked.Validate(); err != nil {
 		return usageError("%v", err)
