@@ -22,9 +22,13 @@ import (
 // corrected latency, which holds the ages of requests never sent or never
 // answered) and, unless a criterion bounds them itself, the step served
 // every request due (nothing failed, unsent or unfinished, no connect left
-// pending) and achieved most of its requested rate. A step that flatters a
-// server which stopped answering would make the search report a rate the
-// server cannot take: the worst defect a search can have.
+// pending). A step that flatters a server which stopped answering would
+// make the search report a rate the server cannot take: the worst defect a
+// search can have. A step that served every request due kept its rate by
+// construction; its achieved rate (answers over the run's wall time, which
+// includes the grace and the stop) is not asked of it unless a criterion
+// (rate>=F*requested) asks: on a step of a second, the stop alone can cost
+// a tenth of it on a busy machine.
 
 // Defaults of a search.
 const (
@@ -32,10 +36,6 @@ const (
 	DefaultFindMax       = 1e6  // requests per second
 	DefaultFindPrecision = 0.05 // (lowest failed - highest met) / highest met
 	DefaultFindSteps     = 20
-	// DefaultFindMinAchieved is the share of its requested rate a step
-	// must achieve: all served, a step achieves about its rate; one whose
-	// answers came in the grace after its end achieved less.
-	DefaultFindMinAchieved = 0.9
 )
 
 // Outcomes of a search.
@@ -77,9 +77,6 @@ type FindConfig struct {
 	// past its capacity queues without bound, every run), so a rate that
 	// met once is met.
 	Retries int
-	// MinAchieved is the share of its requested rate a step must achieve
-	// (default DefaultFindMinAchieved), unless a rate criterion is given.
-	MinAchieved float64
 	// OnStep, if set, is called after each step.
 	OnStep func(FindStep)
 }
@@ -186,9 +183,6 @@ func (c *FindConfig) normalize() error {
 	if c.Steps == 0 {
 		c.Steps = DefaultFindSteps
 	}
-	if c.MinAchieved == 0 {
-		c.MinAchieved = DefaultFindMinAchieved
-	}
 	switch {
 	case len(c.Criteria) == 0:
 		return fmt.Errorf("%w: no criterion, like p99<1ms", ErrFind)
@@ -202,8 +196,6 @@ func (c *FindConfig) normalize() error {
 		return fmt.Errorf("%w: step budget %d: want at least 2", ErrFind, c.Steps)
 	case c.Retries < 0:
 		return fmt.Errorf("%w: retries %d: want 0 or more", ErrFind, c.Retries)
-	case !(c.MinAchieved > 0 && c.MinAchieved <= 1):
-		return fmt.Errorf("%w: achieved share %g: want above 0, at most 1", ErrFind, c.MinAchieved)
 	}
 	return nil
 }
@@ -354,8 +346,6 @@ func judgeStep(cfg FindConfig, n int, rate float64, s Summary) (FindStep, error)
 	}
 	if s.Requests == 0 {
 		st.Failed = append(st.Failed, "no request answered")
-	} else if !bounded["rate"] && s.AchievedRate < cfg.MinAchieved*rate {
-		st.Failed = append(st.Failed, fmt.Sprintf("achieved %.1f req/s, under %.0f%% of %s", s.AchievedRate, 100*cfg.MinAchieved, FormatRate(rate)))
 	}
 	st.Met = len(st.Failed) == 0
 	return st, nil
