@@ -284,6 +284,15 @@ func (s Shape) Last() float64 {
 	return s.segs[len(s.segs)-1].from
 }
 
+// Peak returns the highest rate the shape asks for.
+func (s Shape) Peak() float64 {
+	peak := 0.0
+	for _, g := range s.segs {
+		peak = max(peak, g.from, g.to)
+	}
+	return peak
+}
+
 // segAt returns the segment holding instant t ns (t ≥ 0).
 func (s Shape) segAt(t int64) *segment {
 	for i := range s.segs {

@@ -75,6 +75,11 @@ func TestShapeRateAndCount(t *testing.T) {
 			t.Errorf("steps at %v: rate %g, count %g; want %g, %g", c.at, r, n, c.rate, c.count)
 		}
 	}
+	for spec, peak := range map[string]float64{"100..300/2s": 300, "300..100/2s": 300, "10,40,30/1s": 40, "250": 250} {
+		if got := mustShape(spec).Peak(); got != peak {
+			t.Errorf("peak of %s: %g, want %g", spec, got, peak)
+		}
+	}
 	if got := s.MeanRate(2 * time.Second); got != 200 {
 		t.Errorf("mean rate of the ramp over 2s %g, want 200", got)
 	}

@@ -35,7 +35,7 @@ type loadFlags struct {
 	quiet       bool
 	thresholds  thresholdFlag
 	allowErrors bool
-	connectRate float64 // --connect-rate: the open loop's schedule is of connects
+	connectRate loadgen.Shape // --connect-rate: the open loop's schedule is of connects
 }
 
 // thresholdFlag collects repeated --threshold flags, parsed as they come.
@@ -112,7 +112,7 @@ func (f *loadFlags) define(fs *flag.FlagSet) {
 	fs.IntVar(&c.Pipeline, "pipeline", 1, "requests in flight per connection")
 	fs.Var(&c.Rate, "rate", rateUsage)
 	fs.BoolVar(&c.Reconnect, "reconnect", false, "short connections: a new connection per request (per --requests-per-conn requests); with --rate, the same as --connect-rate")
-	fs.Float64Var(&f.connectRate, "connect-rate", 0, "open loop of connections: `R` new connections per second in total, each doing --requests-per-conn requests, then closed (see --close); -c caps the connections open at once (default R/10, at least 1 and at most 1000); latency counts from each connect's due time")
+	fs.Var(&f.connectRate, "connect-rate", "open loop of connections: `R` new connections per second in total (or a shape, as --rate takes), each doing --requests-per-conn requests, then closed (see --close); -c caps the connections open at once (default R/10, at least 1 and at most 1000); latency counts from each connect's due time")
 	fs.IntVar(&c.PerConn, "requests-per-conn", 0, "with --connect-rate or --reconnect: requests each connection carries, one after the other (--pipeline at once), before it is closed (default 1)")
 	fs.StringVar(&c.Close, "close", "", "with --connect-rate or --reconnect: who closes each connection first, client (TIME_WAIT stays on the client, holding one of its ports for 60s) or server (the client waits for the server's close, sending hello's exit; TIME_WAIT goes to the server) (default client)")
 	fs.BoolVar(&c.NoReply, "no-reply", false, "the server answers nothing (a receive-only UDP server): a request is done once sent, and a reply is an error")
@@ -207,8 +207,6 @@ func (f *loadFlags) checkConnect(set map[string]bool) error {
 	c := &f.cfg
 	short := c.Reconnect || set["connect-rate"]
 	switch {
-	case set["connect-rate"] && !(f.connectRate > 0 && !math.IsInf(f.connectRate, 0)):
-		return usageError("--connect-rate wants a positive number of connections per second, like --connect-rate 500")
 	case set["connect-rate"] && set["rate"]:
 		return usageError("--rate and --connect-rate are two schedules: give one (--connect-rate R with --requests-per-conn K asks for R*K requests/s)")
 	case set["requests-per-conn"] && c.PerConn < 1:
@@ -223,10 +221,10 @@ func (f *loadFlags) checkConnect(set map[string]bool) error {
 		return usageError("-n with --requests-per-conn %d: bound a --connect-rate run by -d", c.PerConn)
 	}
 	if set["connect-rate"] {
-		c.Rate = loadgen.Constant(f.connectRate)
+		c.Rate = f.connectRate
 		c.Reconnect = true
 		if !set["c"] {
-			c.Connections = int(min(max(math.Ceil(f.connectRate/10), 1), maxDefaultSlots))
+			c.Connections = int(min(max(math.Ceil(f.connectRate.Peak()/10), 1), maxDefaultSlots))
 		}
 	}
 	return nil
