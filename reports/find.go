@@ -188,7 +188,7 @@ figcaption { font-size: 0.85em; color: #555; max-width: 56em; }
 <tr><th>rank</th><th>model</th><th>rate found (req/s)</th><th>interval [met, not met)</th><th>outcome</th><th>steps</th></tr>
 {{range .Rows}}<tr{{if .None}} class="fail"{{end}}><td class="n">{{.Rank}}</td><td>{{.Model}}</td><td class="n">{{.Rate}}</td><td class="n">{{.Interval}}</td><td title="{{.Describe}}">{{.Outcome}}</td><td class="n">{{.Steps}}</td></tr>
 {{end}}</table>
-<p>Each step is an open loop at a constant rate, its latency the corrected latency (from when each request was due, so a server that falls behind cannot hide). A step meets the target when every criterion holds and it served every request due (nothing failed, unsent or unfinished unless a criterion bounds it) at 90% of its rate or more. The search doubles the rate from its start until a step fails, then bisects between the highest rate that met and the lowest that did not. A model that did not meet the target even at the start rate has no rank and comes last.</p>
+<p>Each step is an open loop at a constant rate, its latency the corrected latency (from when each request was due, so a server that falls behind cannot hide). A step meets the target when every criterion holds and it served every request due (nothing failed, unsent or unfinished unless a criterion bounds it). The search doubles the rate from its start until a step fails, then bisects between the highest rate that met and the lowest that did not. A model that did not meet the target even at the start rate has no rank and comes last.</p>
 {{range .Notes}}<p class="note">{{.}}</p>
 {{end}}{{if .Plot}}<figure>
 {{.Plot}}
