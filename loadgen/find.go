@@ -160,7 +160,7 @@ func (r FindResult) Describe() string {
 		return fmt.Sprintf("found %s req/s, the highest rate that met %s: between %s (met) and %s (not met), within %.1f%%, in %d steps",
 			FormatRate(r.Rate), crit, FormatRate(r.Met), FormatRate(r.Failed), 100*r.Width(), len(r.Steps))
 	case FindStartFailed:
-		return fmt.Sprintf("even the start rate, %s req/s, did not meet %s: no rate found (try a lower --find-start)", FormatRate(r.Start), crit)
+		return fmt.Sprintf("even the start rate, %s req/s, did not meet %s: no rate found (try a lower --find-start; or a higher one if the machine is slower at low rates, its idle CPUs waking late)", FormatRate(r.Start), crit)
 	case FindBudget:
 		return fmt.Sprintf("step budget of %d spent: %s req/s met %s, %s did not (%.1f%% apart, more than the precision %.1f%%)",
 			r.Budget, FormatRate(r.Met), crit, FormatRate(r.Failed), 100*r.Width(), 100*r.Precision)
