@@ -167,18 +167,8 @@ var findTmpl = template.Must(template.New("find").Parse(`<!DOCTYPE html>
 <meta charset="utf-8">
 <title>socklab: the highest rate that meets {{.Criteria}}: {{.Name}}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 100em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #f3f3f3; }
-tr.fail td { background: #fdecea; color: #555; }
-td.bad { color: #a40000; }
-td.ok { color: #1a7f37; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure svg { width: 56em; height: auto; }
-figcaption { font-size: 0.85em; color: #555; max-width: 56em; }
-.note { background: #fff8e0; border-left: 4px solid #e6a000; padding: 0.4em 0.8em; }
+` + pageCSS + `figure svg { width: 56em; }
+figcaption { max-width: 56em; }
 </style>
 </head>
 <body>

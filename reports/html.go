@@ -56,13 +56,8 @@ type htmlPage struct {
 	Groups     []htmlGroup
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>socklab load report: {{.Name}}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 100em; color: #222; }
+// pageCSS is the style of every HTML page of the reports.
+const pageCSS = `body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 100em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -75,7 +70,15 @@ figure svg { width: 42em; height: auto; }
 figure.small svg { width: 25em; }
 figcaption { font-size: 0.85em; color: #555; max-width: 42em; }
 .note { background: #fff8e0; border-left: 4px solid #e6a000; padding: 0.4em 0.8em; }
-</style>
+`
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>socklab load report: {{.Name}}</title>
+<style>
+` + pageCSS + `</style>
 </head>
 <body>
 <h1>socklab load report: {{.Name}}</h1>

@@ -265,15 +265,7 @@ func TestRenderShowsTimeline(t *testing.T) {
 	defer srv.Close()
 	dir := filepath.Join(t.TempDir(), "run")
 	runLoad(t, srv.Addrs()[0].String(), dir)
-	f, err := os.Open(filepath.Join(dir, loadgen.HlogFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := ReadHlog(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := readHlogFile(t, dir)
 	tl := timelineOf(entries, 0)
 	if len(tl.P99) < 3 || len(tl.P99) != len(tl.Max) || len(tl.Rate) < 3 {
 		t.Fatalf("timeline of %d p99 and %d rate points, want one per interval (3 or more)", len(tl.P99), len(tl.Rate))
@@ -340,4 +332,19 @@ func FuzzReadRun(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// readHlogFile reads the histogram log of the run written in dir.
+func readHlogFile(t *testing.T, dir string) []LogEntry {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, loadgen.HlogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	entries, err := ReadHlog(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
 }

@@ -36,15 +36,7 @@ func TestRenderShapedRun(t *testing.T) {
 	if err := WriteResult(dir, res); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, loadgen.HlogFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := ReadHlog(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := readHlogFile(t, dir)
 	var due []int64
 	for _, e := range entries {
 		if e.Requested != nil {
