@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -120,48 +121,61 @@ func (s *serialServer) close() {
 // the queue grows by every request the server cannot take, and after the
 // warm-up a step's p99 is far past 10 ms. So no search may end above
 // 200/s (plus the 5% precision's rounding): noise only adds latency, it
-// cannot make the server faster. Below, noise can end a search low: on a
-// shared machine, a stall of 10 ms queues requests that a server at 95%
-// of its capacity drains for a third of a second, and a stall of a
-// hundred (seen under the other packages' tests) fails any step. Each rate
-// that fails is run twice more (--find-retries 2), and a search that
-// still ends under 150/s is run again, up to three searches: one must
-// find 150 to 205.
+// cannot make the server faster. Below, noise can end a search low: a
+// stall of 10 ms queues requests that a server at 95% of its capacity
+// drains for a third of a second. Each rate that fails is run twice more
+// (--find-retries 2), and a search that still ends under three quarters
+// of the capacity is run again, up to three searches: one must find it.
 //
-// A machine so busy that the server's p99 misses 10 ms already at a
-// quarter of its capacity does not run the server the test describes
-// (its p50 doubles when the CPU is oversubscribed three times over): the
-// test measures that first, and is skipped then, saying so.
+// A target 5 ms above the service time is finer than some machines can
+// resolve: on this project's virtual machines, idle, a process's threads
+// stall for 5 ms or more about once a second (the host's steal), so at
+// times 1% of requests take 10 ms at any rate and no rate meets p99<10ms;
+// the search then rightly says so, and proves nothing about capacity. The
+// test measures that first (2 s at a quarter of the capacity, every
+// request under the target); on a machine that cannot resolve it, it
+// proves the same at four times the scale (20 ms a request, p99<40ms,
+// 50/s), where a stall must exceed 20 ms to matter. It says which it ran.
 func TestFindSerialServer(t *testing.T) {
-	addr := startSerialServer(t, 64, 5*time.Millisecond)
+	type scale struct {
+		service      time.Duration
+		target       string
+		bound, start float64
+	}
+	sc := scale{5 * time.Millisecond, "p99<10ms", 10e3, 100}
+	addr := startSerialServer(t, 64, sc.service)
 	calm, err := loadgen.Run(t.Context(), loadgen.Config{Addr: addr, Protocol: "echo", Connections: 4, Rate: loadgen.Constant(50),
-		Duration: time.Second, Warmup: 300 * time.Millisecond, Timeout: 500 * time.Millisecond})
+		Duration: 2 * time.Second, Warmup: 300 * time.Millisecond, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p99 := calm.Summary().Corrected.P99Us; p99 >= 10e3 {
-		t.Skipf("the machine is too busy for a 10 ms target: at 50 req/s, a quarter of the server's capacity, its p99 is %s (p50 %s)",
-			loadgen.FormatDuration(p99), loadgen.FormatDuration(calm.Summary().Corrected.P50Us))
+	if max := calm.Summary().Corrected.MaxUs; max >= sc.bound {
+		t.Logf("this machine cannot resolve a 10 ms target: at 50 req/s, a quarter of the 5 ms server's capacity, a request took %s (p50 %s); proving the search at 20 ms a request and p99<40ms instead",
+			loadgen.FormatDuration(max), loadgen.FormatDuration(calm.Summary().Corrected.P50Us))
+		sc = scale{20 * time.Millisecond, "p99<40ms", 40e3, 25}
+		addr = startSerialServer(t, 64, sc.service)
 	}
+	capacity := float64(time.Second / sc.service)
 	found := false
 	for search := 1; search <= 3 && !found; search++ {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"load", "--find", "p99<10ms", "--find-retries", "2", "-c", "4", "-d", "1s", "--warmup", "300ms", "--timeout", "500ms", "--json", addr}, &stdout, &stderr)
+		code := run([]string{"load", "--find", sc.target, "--find-start", fmt.Sprint(sc.start), "--find-retries", "2", "-c", "4", "-d", "1s", "--warmup", "300ms",
+			"--timeout", fmt.Sprint(50 * sc.service), "--json", addr}, &stdout, &stderr)
 		var res loadgen.FindResult
 		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 			t.Fatalf("exit %d, stdout not a result: %v\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
 		}
-		t.Logf("search %d: exit %d: %s\n%s", search, code, res.Describe(), stderr.String())
-		if !strings.Contains(stderr.String(), "step  1        100 req/s") {
-			t.Errorf("the steps were not printed as they went:\n%s", stderr.String())
+		t.Logf("search %d for %s against a server of %v a request: exit %d: %s\n%s", search, sc.target, sc.service, code, res.Describe(), stderr.String())
+		if want := fmt.Sprintf("step  1  %9s req/s", loadgen.FormatRate(sc.start)); !strings.Contains(stderr.String(), want) {
+			t.Errorf("the steps were not printed as they went (no %q):\n%s", want, stderr.String())
 		}
-		if res.Rate > 205 {
-			t.Fatalf("found %g req/s in [%g, %g): past the server's capacity of 200/s", res.Rate, res.Met, res.Failed)
+		if res.Rate > 1.025*capacity {
+			t.Fatalf("found %g req/s in [%g, %g): past the server's capacity of %g/s", res.Rate, res.Met, res.Failed, capacity)
 		}
-		found = code == 0 && res.Outcome == loadgen.FindFound && res.Rate >= 150 && res.Failed <= 215
+		found = code == 0 && res.Outcome == loadgen.FindFound && res.Rate >= 0.75*capacity && res.Failed <= 1.075*capacity
 	}
 	if !found {
-		t.Errorf("no search of three found about 200 req/s (150 to 205), the server's capacity")
+		t.Errorf("no search of three found about %g req/s (%g to %g), the server's capacity", capacity, 0.75*capacity, 1.025*capacity)
 	}
 }
 
