@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -380,6 +382,20 @@ func (s Summary) Problems() []string {
 
 // Served reports whether the run served every request due: no problem.
 func (s Summary) Served() bool { return len(s.Problems()) == 0 }
+
+// ReadSummaryFile reads the summary.json of the run written in dir.
+func ReadSummaryFile(dir string) (Summary, error) {
+	f, err := os.Open(filepath.Join(dir, SummaryFile))
+	if err != nil {
+		return Summary{}, err
+	}
+	defer f.Close()
+	s, err := ReadSummary(f)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return s, nil
+}
 
 // ReadSummary parses a summary.json. It checks the version and that every
 // embedded histogram decodes.

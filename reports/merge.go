@@ -395,14 +395,9 @@ func MergeDirs(out string, dirs []string, ts ...loadgen.Threshold) (loadgen.Summ
 	var ss []loadgen.Summary
 	var logs [][]LogEntry
 	for _, d := range dirs {
-		f, err := os.Open(filepath.Join(d, loadgen.SummaryFile))
+		s, err := loadgen.ReadSummaryFile(d)
 		if err != nil {
 			return loadgen.Summary{}, fmt.Errorf("merge: %w", err)
-		}
-		s, err := loadgen.ReadSummary(f)
-		f.Close()
-		if err != nil {
-			return loadgen.Summary{}, fmt.Errorf("merge %s: %w", d, err)
 		}
 		ss = append(ss, s)
 		lf, err := os.Open(filepath.Join(d, loadgen.HlogFile))

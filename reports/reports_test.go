@@ -187,12 +187,7 @@ func TestMergeEqualsOneHistogram(t *testing.T) {
 	want := map[string]*hdr.Histogram{}
 	var reqs int64
 	for _, d := range []string{a, b} {
-		f, err := os.Open(filepath.Join(d, loadgen.SummaryFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := loadgen.ReadSummary(f)
-		f.Close()
+		s, err := loadgen.ReadSummaryFile(d)
 		if err != nil {
 			t.Fatal(err)
 		}

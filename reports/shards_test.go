@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,12 +103,7 @@ func TestMergeShardsIsTheUnion(t *testing.T) {
 		}
 	}
 	// The merged files read back as the merge.
-	f, err := os.Open(filepath.Join(tmp, "merged", loadgen.SummaryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	back, err := loadgen.ReadSummary(f)
+	back, err := loadgen.ReadSummaryFile(filepath.Join(tmp, "merged"))
 	if err != nil {
 		t.Fatal(err)
 	}

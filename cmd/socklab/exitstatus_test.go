@@ -211,12 +211,7 @@ func TestConnectRateCLI(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	f, err := os.Open(filepath.Join(out, loadgen.SummaryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := loadgen.ReadSummary(f)
-	f.Close()
+	s, err := loadgen.ReadSummaryFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -364,12 +364,7 @@ func TestNetnsShards(t *testing.T) {
 	}
 	t.Logf("%s", stdout.String())
 	read := func(dir string) loadgen.Summary {
-		f, err := os.Open(filepath.Join(dir, loadgen.SummaryFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		s, err := loadgen.ReadSummary(f)
+		s, err := loadgen.ReadSummaryFile(dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,8 +12,7 @@ import (
 
 	"github.com/socklab/socklab/internal/testfs"
 
-	"github.com/socklab/socklab/targets"
-	"github.com/socklab/socklab/targets/registry"
+	"github.com/socklab/socklab/targets/goroutine"
 )
 
 // TestLoadOutReadOnly: an --out that cannot be written is refused before
@@ -38,17 +37,9 @@ func TestLoadOutReadOnly(t *testing.T) {
 // file once, and leave no truncated file (issue 10).
 func TestLoadOutFullDisk(t *testing.T) {
 	dir := testfs.MountTmpfs(t, "size=8k")
-	m, err := registry.Lookup("goroutine")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := m.Start(targets.Config{Network: targets.TCP, Protocol: "echo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	addr := startTarget(t, goroutine.Start)
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"load", "-d", "300ms", "--out", dir, srv.Addrs()[0].String()}, &stdout, &stderr)
+	code := run([]string{"load", "-d", "300ms", "--out", dir, addr}, &stdout, &stderr)
 	msg := stderr.String()
 	if code != 1 || !strings.Contains(msg, "no space left on device") {
 		t.Fatalf("exit %d, stderr %q; want 1 and no space left", code, msg)

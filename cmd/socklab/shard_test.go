@@ -13,8 +13,7 @@ import (
 
 	"github.com/socklab/socklab/loadgen"
 	"github.com/socklab/socklab/reports"
-	"github.com/socklab/socklab/targets"
-	"github.com/socklab/socklab/targets/registry"
+	"github.com/socklab/socklab/targets/goroutine"
 )
 
 // TestShardFlag: --shard takes I/N, or N with I from $JOB_COMPLETION_INDEX,
@@ -80,16 +79,7 @@ func TestStartFlag(t *testing.T) {
 // (exit 2).
 func TestShardsCLI(t *testing.T) {
 	bin := socklabBinary(t)
-	m, err := registry.Lookup("goroutine")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := m.Start(targets.Config{Network: targets.TCP, Protocol: "echo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	addr := srv.Addrs()[0].String()
+	addr := startTarget(t, goroutine.Start)
 	for _, engine := range []string{loadgen.EngineEpoll, loadgen.EngineGoroutine} {
 		t.Run(engine, func(t *testing.T) {
 			tmp := t.TempDir()
@@ -155,28 +145,15 @@ func TestShardsCLI(t *testing.T) {
 // TestShardJSONSummary: a shard's summary names it, its host, its start
 // and the load's hash.
 func TestShardJSONSummary(t *testing.T) {
-	m, err := registry.Lookup("goroutine")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := m.Start(targets.Config{Network: targets.TCP, Protocol: "echo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	addr := startTarget(t, goroutine.Start)
 	dir := t.TempDir()
 	t.Setenv(jobIndexEnv, "1")
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"load", "--shard", "3", "--start-at", "+200ms", "-c", "3", "-n", "30", "--out", dir, srv.Addrs()[0].String()}, &stdout, &stderr)
+	code := run([]string{"load", "--shard", "3", "--start-at", "+200ms", "-c", "3", "-n", "30", "--out", dir, addr}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	f, err := os.Open(filepath.Join(dir, loadgen.SummaryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s, err := loadgen.ReadSummary(f)
+	s, err := loadgen.ReadSummaryFile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
