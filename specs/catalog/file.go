@@ -302,7 +302,7 @@ func fileAbandon(s *spec, c *client) {
 	n, err := fileGetSize(c, largeName)
 	s.check(err, "yes:SIZE to a get of "+largeName, "the server's get does not work")
 	s.check(fileOK(c, n), "the ok to be sent", "")
-	time.Sleep(50 * time.Millisecond)
+	c.AwaitUnread(abandonWait)
 }
 
 // maxFileGet bounds the size of a download the suite collects: the largest

@@ -11,7 +11,12 @@ import (
 // Resilience sizes.
 const (
 	abandonedBytes = 4 << 20
-	churnCycles    = 1000
+	// abandonWait bounds how long abandoned-reply waits for its reply to
+	// start arriving before it closes without reading it: closing with
+	// the reply unread resets the connection, so the server meets the
+	// abandonment at once (wire.Conn.AwaitUnread).
+	abandonWait = 2 * time.Second
+	churnCycles = 1000
 	// churnCyclesShort is the count for a reference target whose churn
 	// says nothing new: descriptor leaks belong to the model, which the
 	// echo target of the same model runs with the full count, and the fork
@@ -38,7 +43,7 @@ func init() {
 			_, _, _ = c.ReadUntilClosed(50 * time.Millisecond)
 		case s.Protocol == "echo":
 			c.WriteAsync(protocol.AppendPattern(nil, abandonedBytes, 3))
-			time.Sleep(50 * time.Millisecond)
+			c.AwaitUnread(abandonWait)
 		case s.Protocol == "file":
 			fileAbandon(s, c)
 		case s.raw():
@@ -46,7 +51,7 @@ func init() {
 		default:
 			all, _, _ := pipelineBatch(s)
 			c.WriteAsync(all)
-			time.Sleep(50 * time.Millisecond)
+			c.AwaitUnread(abandonWait)
 		}
 		s.check(c.Close(), "the client to close", "")
 		servedFresh(s, "a client closed without reading its reply")
