@@ -66,7 +66,7 @@ tr.fail td { background: #fdecea; color: #555; }
 td.bad { color: #a40000; }
 td.ok { color: #1a7f37; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure svg { width: 42em; height: auto; }
+figure svg { max-width: 100%; height: auto; }
 figure.small svg { width: 25em; }
 figcaption { font-size: 0.85em; color: #555; max-width: 42em; }
 .note { background: #fff8e0; border-left: 4px solid #e6a000; padding: 0.4em 0.8em; }

@@ -186,8 +186,27 @@ func svgPlot(spec plotSpec, series []Series) (string, error) {
 			a.Tick.Label.Font.Size = vg.Points(8)
 		}
 	}
-	c := vgsvg.New(w, hgt)
-	p.Draw(draw.New(c))
+	var c *vgsvg.Canvas
+	if spec.small {
+		c = vgsvg.New(w, hgt)
+		p.Draw(draw.New(c))
+	} else {
+		// The legend goes right of the plot, never over its lines: a
+		// comparison of eleven models has eleven entries.
+		legend := p.Legend
+		p.Legend = plot.NewLegend()
+		legend.Top, legend.Left = true, true
+		gap := vg.Points(8)
+		lw := legend.Rectangle(draw.New(vgsvg.New(w, hgt))).Size().X + gap
+		c = vgsvg.New(w+lw, hgt)
+		dc := draw.New(c)
+		p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
+		top := vg.Length(0)
+		if p.Title.Text != "" {
+			top = p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+		}
+		legend.Draw(draw.Crop(dc, w+gap, 0, 0, -top))
+	}
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
 		return "", fmt.Errorf("plot %s: %w", spec.title, err)
