@@ -560,8 +560,11 @@ func stderrLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// fileServer starts the file protocol over a fresh root directory.
-func forEachFileServer(t *testing.T, fn func(t *testing.T, srv targets.Server, root string)) {
+// forEachFileServer runs fn, in parallel subtests, against every model
+// serving the file protocol over a fresh root directory, on every stream
+// network it serves; capacity is how many connections the model serves at
+// once.
+func forEachFileServer(t *testing.T, fn func(t *testing.T, srv targets.Server, root string, capacity int)) {
 	needProtocol(t, "file")
 	for _, m := range registry.Models() {
 		for _, network := range []string{targets.TCP, targets.Unix} {
@@ -571,8 +574,8 @@ func forEachFileServer(t *testing.T, fn func(t *testing.T, srv targets.Server, r
 			t.Run(m.Name+"/"+network, func(t *testing.T) {
 				t.Parallel()
 				root := t.TempDir()
-				srv := start(t, m, targets.Config{Network: network, Protocol: "file", Options: protocol.Options{Root: root}})
-				fn(t, srv, root)
+				cfg := targets.Config{Network: network, Protocol: "file", Options: protocol.Options{Root: root}}
+				fn(t, start(t, m, cfg), root, m.Capacity(cfg))
 			})
 		}
 	}
@@ -590,7 +593,7 @@ func readLine(t *testing.T, r *bufio.Reader) string {
 
 func TestFilePutThenGetReturnsIdenticalBytes(t *testing.T) {
 	sizes := []int{0, 1, 4095, 4096, 4097, 10 << 20}
-	forEachFileServer(t, func(t *testing.T, srv targets.Server, _ string) {
+	forEachFileServer(t, func(t *testing.T, srv targets.Server, _ string, _ int) {
 		c := dial(t, srv)
 		r := bufio.NewReader(c)
 		for _, size := range sizes {
@@ -621,7 +624,7 @@ func TestFilePutThenGetReturnsIdenticalBytes(t *testing.T) {
 }
 
 func TestFileNameOutsideRootRefused(t *testing.T) {
-	forEachFileServer(t, func(t *testing.T, srv targets.Server, root string) {
+	forEachFileServer(t, func(t *testing.T, srv targets.Server, root string, _ int) {
 		// A file beside the root, which ../ would reach.
 		outside := filepath.Join(filepath.Dir(root), filepath.Base(root)+"-secret")
 		if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
@@ -643,7 +646,7 @@ func TestFileNameOutsideRootRefused(t *testing.T) {
 }
 
 func TestFileCutUploadLeavesNothing(t *testing.T) {
-	forEachFileServer(t, func(t *testing.T, srv targets.Server, root string) {
+	forEachFileServer(t, func(t *testing.T, srv targets.Server, root string, _ int) {
 		c := dial(t, srv)
 		r := bufio.NewReader(c)
 		io.WriteString(c, "put>cut>1000000\n")
@@ -673,50 +676,38 @@ func TestFileCutUploadLeavesNothing(t *testing.T) {
 // served beside the one that asked (after it, for a model of capacity 1).
 func TestFileGetOfFIFORefusedPromptly(t *testing.T) {
 	const prompt = 5 * time.Second
-	needProtocol(t, "file")
-	for _, m := range registry.Models() {
-		for _, network := range []string{targets.TCP, targets.Unix} {
-			if !m.Serves(network) {
-				continue
-			}
-			t.Run(m.Name+"/"+network, func(t *testing.T) {
-				t.Parallel()
-				root := t.TempDir()
-				fifo := filepath.Join(root, "fifo")
-				if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-					t.Skipf("mkfifo: %v", err)
-				}
-				if err := os.WriteFile(filepath.Join(root, "plain"), []byte("plain"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				cfg := targets.Config{Network: network, Protocol: "file", Options: protocol.Options{Root: root}}
-				srv := start(t, m, cfg)
-				// Runs before the server's Close: a server stuck opening
-				// the FIFO is let go, so that a failure ends.
-				t.Cleanup(func() {
-					if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
-						f.Close()
-					}
-				})
-				a := dial(t, srv)
-				a.SetDeadline(time.Now().Add(prompt))
-				io.WriteString(a, "get>fifo\n")
-				if line := readLine(t, bufio.NewReader(a)); !strings.HasPrefix(line, "no") {
-					t.Fatalf("get of a FIFO: reply %q, want a refusal starting with no", line)
-				}
-				if m.Capacity(cfg) == 1 {
-					a.Close()
-				}
-				b := dial(t, srv)
-				b.SetDeadline(time.Now().Add(prompt))
-				io.WriteString(b, "get>plain\nok\n")
-				r := bufio.NewReader(b)
-				if line := readLine(t, r); line != "yes:5\n" {
-					t.Fatalf("get of a regular file beside it: reply %q, want yes:5", line)
-				}
-			})
+	forEachFileServer(t, func(t *testing.T, srv targets.Server, root string, capacity int) {
+		fifo := filepath.Join(root, "fifo")
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Skipf("mkfifo: %v", err)
 		}
-	}
+		if err := os.WriteFile(filepath.Join(root, "plain"), []byte("plain"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Runs before the server's Close: a server stuck opening the
+		// FIFO is let go, so that a failure ends.
+		t.Cleanup(func() {
+			if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+				f.Close()
+			}
+		})
+		a := dial(t, srv)
+		a.SetDeadline(time.Now().Add(prompt))
+		io.WriteString(a, "get>fifo\n")
+		if line := readLine(t, bufio.NewReader(a)); !strings.HasPrefix(line, "no") {
+			t.Fatalf("get of a FIFO: reply %q, want a refusal starting with no", line)
+		}
+		if capacity == 1 {
+			a.Close()
+		}
+		b := dial(t, srv)
+		b.SetDeadline(time.Now().Add(prompt))
+		io.WriteString(b, "get>plain\nok\n")
+		r := bufio.NewReader(b)
+		if line := readLine(t, r); line != "yes:5\n" {
+			t.Fatalf("get of a regular file beside it: reply %q, want yes:5", line)
+		}
+	})
 }
 
 func TestCloseWithLiveClientReturnsAndReleases(t *testing.T) {
