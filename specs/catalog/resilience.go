@@ -39,8 +39,10 @@ func init() {
 		c := connect(s)
 		switch {
 		case s.isOneWay():
-			// Read the first bytes of the stream, then leave.
+			// Read the first bytes of the stream, then leave with
+			// its next bytes unread (if it goes on).
 			_, _, _ = c.ReadUntilClosed(50 * time.Millisecond)
+			c.AwaitUnread(abandonWait)
 		case s.Protocol == "echo":
 			c.WriteAsync(protocol.AppendPattern(nil, abandonedBytes, 3))
 			c.AwaitUnread(abandonWait)
