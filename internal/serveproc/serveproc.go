@@ -44,7 +44,8 @@ func ParseListening(line string) (a Addr, ok bool) {
 // Start starts cmd, whose Stdout must be unset, and waits up to wait for
 // its first listeners lines. What it prints after them is copied to rest
 // (nil: discarded) until it exits, so that a chatty server never blocks on
-// a full pipe. On any error the process is killed and reaped.
+// a full pipe. On any error the process is killed and reaped. On Linux the
+// process is also killed if the caller's process dies without stopping it.
 func Start(cmd *exec.Cmd, listeners int, wait time.Duration, rest io.Writer) (*Proc, error) {
 	if rest == nil {
 		rest = io.Discard
@@ -53,7 +54,7 @@ func Start(cmd *exec.Cmd, listeners int, wait time.Duration, rest io.Writer) (*P
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startDying(cmd); err != nil {
 		return nil, err
 	}
 	p := &Proc{cmd: cmd, exited: make(chan struct{})}
