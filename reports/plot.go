@@ -197,7 +197,7 @@ func svgPlot(spec plotSpec, series []Series) (string, error) {
 		p.Legend = plot.NewLegend()
 		legend.Top, legend.Left = true, true
 		gap := vg.Points(8)
-		lw := legend.Rectangle(draw.New(vgsvg.New(w, hgt))).Size().X + gap
+		lw := legend.Rectangle(draw.Canvas{}).Size().X + gap // its size needs no canvas
 		c = vgsvg.New(w+lw, hgt)
 		dc := draw.New(c)
 		p.Draw(draw.Crop(dc, 0, -lw, 0, 0))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // AwaitUnread waits, at most wait, until bytes from the server sit unread
@@ -31,8 +33,9 @@ func (c *Conn) AwaitUnread(wait time.Duration) bool {
 	}
 	defer func() { _ = c.c.SetReadDeadline(time.Time{}) }()
 	var got bool
+	var b [1]byte
 	err = rc.Read(func(fd uintptr) bool {
-		n, perr := peek(fd)
+		n, _, perr := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		if errors.Is(perr, syscall.EAGAIN) || errors.Is(perr, syscall.EINTR) {
 			return false // not yet: the poller waits for readability
 		}
