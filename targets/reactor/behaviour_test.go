@@ -330,12 +330,13 @@ func TestEMFILEOnAccept(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			var served, waiting []net.Conn
+			var served []net.Conn
+			var waiting []int
 			for i, c := range conns {
 				if answered[i] {
 					served = append(served, c)
 				} else {
-					waiting = append(waiting, c)
+					waiting = append(waiting, i)
 				}
 			}
 			if len(served) == 0 || len(waiting) == 0 {
@@ -345,16 +346,48 @@ func TestEMFILEOnAccept(t *testing.T) {
 				c.SetDeadline(time.Now().Add(deadline))
 				ping(t, c, "still served")
 			}
+			// Each client that leaves frees a descriptor, so every waiting
+			// client must be served in turn. Which one is next is not the
+			// server's to promise: under reuseport the waiting clients sit
+			// in different listeners' queues, and whichever reactor's
+			// back-off ends first takes the freed descriptors. So the test
+			// reads all of them, takes whichever answers, and closes it to
+			// let the next one in.
 			for _, c := range served {
 				c.Close()
 			}
-			c := waiting[0]
-			c.SetDeadline(time.Now().Add(deadline))
-			b := make([]byte, 2)
-			if _, err := io.ReadFull(c, b); err != nil {
-				t.Fatalf("a waiting client was not served after others closed: %v", err)
+			type answer struct {
+				i   int
+				msg string
+				err error
 			}
-			ping(t, c, "served at last")
+			answers := make(chan answer, len(waiting))
+			for _, i := range waiting {
+				conns[i].SetReadDeadline(time.Now().Add(deadline))
+				go func() {
+					b := make([]byte, 2)
+					_, err := io.ReadFull(conns[i], b)
+					answers <- answer{i, string(b), err}
+				}()
+			}
+			for range waiting {
+				a := <-answers
+				if a.err != nil {
+					t.Fatalf("waiting client %d was not served after others closed: %v", a.i, a.err)
+				}
+				if want := fmt.Sprintf("%02d", a.i); a.msg != want {
+					t.Fatalf("waiting client %d: echo %q, want %q", a.i, a.msg, want)
+				}
+				c := conns[a.i]
+				c.SetDeadline(time.Now().Add(deadline))
+				ping(t, c, "served at last")
+				c.Close()
+				// The next client is due within a back-off of this
+				// close, not of the first.
+				for _, i := range waiting {
+					conns[i].SetReadDeadline(time.Now().Add(deadline))
+				}
+			}
 		})
 	}
 }
