@@ -40,7 +40,7 @@ type worker struct {
 	writing bool
 	wdone   chan written
 
-	timer *time.Timer
+	alarm *alarm // wakes the worker at due times, on time (see alarm)
 }
 
 // written is the outcome of a write made in its own goroutine.
@@ -63,8 +63,12 @@ func newWorker(r *runner, id int) (*worker, error) {
 	if err := w.x.init(r, &w.stats, id); err != nil {
 		return nil, err
 	}
-	w.timer = time.NewTimer(time.Hour)
-	w.timer.Stop()
+	a, err := newAlarm()
+	if err != nil {
+		return nil, fmt.Errorf("connection %d: %w", id, err)
+	}
+	w.alarm = a
+	r.cleanups = append(r.cleanups, a.close)
 	w.stats.init(r)
 	return w, nil
 }
@@ -82,6 +86,7 @@ func (w *worker) stopped() bool {
 
 // interrupt unblocks the worker's I/O; it is called from another goroutine.
 func (w *worker) interrupt() {
+	w.alarm.interrupt()
 	if c := w.shared.Load(); c != nil {
 		(*c).SetDeadline(time.Unix(1, 0))
 	}
@@ -145,14 +150,7 @@ func (w *worker) sleepUntil(t int64) bool {
 	if d <= 0 {
 		return true
 	}
-	w.timer.Reset(d)
-	select {
-	case <-w.timer.C:
-		return true
-	case <-w.r.stop:
-		w.timer.Stop()
-		return false
-	}
+	return w.alarm.sleep(d) && !w.stopped()
 }
 
 // connect connects, or returns false. A connect still in progress at the
@@ -312,7 +310,17 @@ func (w *worker) writeDeadline(now int64) {
 
 func (w *worker) readDeadline() {
 	lo, hi := w.x.window(w.now())
-	w.setDeadline(&w.rdl, lo, hi, w.conn.SetReadDeadline)
+	w.setDeadline(&w.rdl, lo, hi, w.setReadDeadline)
+}
+
+// setReadDeadline sets the connection's read deadline and arms the alarm
+// for it, so that a read waiting for an open loop's due time ends then,
+// not up to a millisecond later.
+func (w *worker) setReadDeadline(t time.Time) error {
+	if !t.IsZero() {
+		w.alarm.wakeAt(t)
+	}
+	return w.conn.SetReadDeadline(t)
 }
 
 // ioError handles a failed read or write at time t.
@@ -411,6 +419,5 @@ func (w *worker) sendOwed() bool {
 
 func (w *worker) finish() {
 	w.abandon()
-	w.timer.Stop()
 	w.publish()
 }
