@@ -32,7 +32,7 @@ type alarm struct {
 func newAlarm() (*alarm, error) {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("load: timerfd_create: %w", err)
+		return nil, fmt.Errorf("timerfd_create: %w", err)
 	}
 	return &alarm{f: os.NewFile(uintptr(fd), "timerfd"), fd: fd}, nil
 }
@@ -42,7 +42,7 @@ func newAlarm() (*alarm, error) {
 func (a *alarm) set(d time.Duration) error {
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(max(int64(d), 1))}
 	if err := unix.TimerfdSettime(a.fd, 0, &spec, nil); err != nil {
-		return fmt.Errorf("load: timerfd_settime: %w", err)
+		return fmt.Errorf("timerfd_settime: %w", err)
 	}
 	return nil
 }

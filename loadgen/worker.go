@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -65,7 +66,10 @@ func newWorker(r *runner, id int) (*worker, error) {
 	}
 	a, err := newAlarm()
 	if err != nil {
-		return nil, fmt.Errorf("connection %d: %w", id, err)
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			return nil, fmt.Errorf("connection %d's timer: %w (%s)", id, err, FdLimit.Advice())
+		}
+		return nil, fmt.Errorf("connection %d's timer: %w", id, err)
 	}
 	w.alarm = a
 	r.cleanups = append(r.cleanups, a.close)
