@@ -35,7 +35,7 @@ const (
 	DefaultFindStart     = 100  // requests per second
 	DefaultFindMax       = 1e6  // requests per second
 	DefaultFindPrecision = 0.05 // (lowest failed - highest met) / highest met
-	DefaultFindSteps     = 20
+	DefaultFindSteps     = 30   // a probe to 100 000 req/s, a bisection to 5%, their retries and controls
 )
 
 // Outcomes of a search.
@@ -71,11 +71,19 @@ type FindConfig struct {
 	// run counts, retries too.
 	Steps int
 	// Retries is how many times a step that did not meet the target is
-	// run again at its rate before the rate counts as failed (default 0). Noise on a shared machine (a process scheduled
-	// late, a stall of the network stack) only ever adds latency: it can
+	// run again at its rate before the rate counts as failed (default 0).
+	// Noise on a shared machine (a process scheduled late, a stall of the
+	// network stack, a virtual CPU's steal) only ever adds latency: it can
 	// fail a rate the server takes, never meet one it cannot (a server
 	// past its capacity queues without bound, every run), so a rate that
 	// met once is met.
+	//
+	// For the same reason a failure is confirmed before it counts: once
+	// every run at a rate has failed, a control step runs at the highest
+	// rate that met. If the control meets, the rate failed. If it fails,
+	// the machine is failing a rate the server was seen to take: the
+	// failures at the rate are noise and say nothing of the server, and
+	// the rate is tried again (the step budget bounds how often).
 	Retries int
 	// OnStep, if set, is called after each step.
 	OnStep func(FindStep)
@@ -90,8 +98,13 @@ type StepRunner func(ctx context.Context, n int, rate float64) (Summary, error)
 type FindStep struct {
 	N    int     `json:"n"`
 	Rate float64 `json:"rate"`
-	// Attempt counts the runs at this rate, from 1 (see Retries).
+	// Attempt counts the runs at this rate, from 1 (see Retries); 0 for
+	// a control.
 	Attempt int `json:"attempt"`
+	// Control marks a control step: a run at the highest rate met, after
+	// every run at a higher rate failed, to tell the server's failure from
+	// the machine's (see FindConfig.Retries).
+	Control bool `json:"control,omitempty"`
 	// Achieved is the rate answered, requests per second.
 	Achieved float64 `json:"achieved"`
 	P50Us    float64 `json:"p50_us"`
@@ -138,9 +151,15 @@ type FindResult struct {
 	// TargetMetric and TargetBoundUs are the first latency criterion's
 	// metric and bound, which the p99-against-rate plot draws ("" if no
 	// criterion bounds a latency).
-	TargetMetric  string     `json:"target_metric,omitempty"`
-	TargetBoundUs float64    `json:"target_bound_us,omitempty"`
-	Steps         []FindStep `json:"steps"`
+	TargetMetric  string  `json:"target_metric,omitempty"`
+	TargetBoundUs float64 `json:"target_bound_us,omitempty"`
+	// Noisy counts the control steps that failed: each voided the
+	// failures at a rate, which was tried again.
+	Noisy int `json:"noisy,omitempty"`
+	// Unconfirmed is the rate whose every step failed when the budget ran
+	// out, before a control confirmed the failure (0 if none).
+	Unconfirmed float64    `json:"unconfirmed,omitempty"`
+	Steps       []FindStep `json:"steps"`
 }
 
 // Width is the interval's width relative to the rate found ((failed - met)
@@ -157,17 +176,29 @@ func (r FindResult) Describe() string {
 	crit := strings.Join(r.Criteria, " and ")
 	switch r.Outcome {
 	case FindFound:
-		return fmt.Sprintf("found %s req/s, the highest rate that met %s: between %s (met) and %s (not met), within %.1f%%, in %d steps",
-			FormatRate(r.Rate), crit, FormatRate(r.Met), FormatRate(r.Failed), 100*r.Width(), len(r.Steps))
+		return fmt.Sprintf("found %s req/s, the highest rate that met %s: between %s (met) and %s (not met), within %.1f%%, in %d steps%s",
+			FormatRate(r.Rate), crit, FormatRate(r.Met), FormatRate(r.Failed), 100*r.Width(), len(r.Steps), r.noise())
 	case FindStartFailed:
 		return fmt.Sprintf("even the start rate, %s req/s, did not meet %s: no rate found (try a lower --find-start; or a higher one if the machine is slower at low rates, its idle CPUs waking late)", FormatRate(r.Start), crit)
 	case FindBudget:
-		return fmt.Sprintf("step budget of %d spent: %s req/s met %s, %s did not (%.1f%% apart, more than the precision %.1f%%)",
-			r.Budget, FormatRate(r.Met), crit, FormatRate(r.Failed), 100*r.Width(), 100*r.Precision)
+		if r.Failed == 0 {
+			return fmt.Sprintf("step budget of %d spent: %s req/s met %s; %s req/s did not, but the budget ran out before a control step at %s could confirm that the server, not the machine, failed it%s",
+				r.Budget, FormatRate(r.Met), crit, FormatRate(r.Unconfirmed), FormatRate(r.Met), r.noise())
+		}
+		return fmt.Sprintf("step budget of %d spent: %s req/s met %s, %s did not (%.1f%% apart, more than the precision %.1f%%)%s",
+			r.Budget, FormatRate(r.Met), crit, FormatRate(r.Failed), 100*r.Width(), 100*r.Precision, r.noise())
 	case FindNoCeiling:
 		return fmt.Sprintf("no ceiling found: every rate tried met %s, up to %s req/s (a lower bound; the load generator may be the limit; raise --find-max or the budget)", crit, FormatRate(r.Rate))
 	}
 	return r.Outcome
+}
+
+// noise says how many failures the controls voided, if any.
+func (r FindResult) noise() string {
+	if r.Noisy == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d control steps failed a rate the server had met and voided the failures before them: the machine is noisy at this target (check steal in vmstat; lengthen the steps or raise the target)", r.Noisy)
 }
 
 func (c *FindConfig) normalize() error {
@@ -220,43 +251,80 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 	var met, failed float64 // the highest rate that met, the lowest that did not; 0: none yet
 	rate := cfg.Start
 	n := 0
-	// try runs steps at rate until one meets the target, at most
-	// 1+Retries, within the budget, and reports whether one did.
-	// A rate whose runs all failed, or were cut short by the budget,
-	// failed.
-	try := func(rate float64) (bool, error) {
-		for a := 1; a <= 1+cfg.Retries && n < cfg.Steps; a++ {
-			if err := ctx.Err(); err != nil {
-				return false, err
-			}
-			n++
-			s, err := run(ctx, n, rate)
-			if err != nil {
-				return false, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
-			}
-			st, err := judgeStep(cfg, n, rate, s)
-			if err != nil {
-				return false, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
-			}
-			st.Attempt = a
-			res.Steps = append(res.Steps, st)
-			if cfg.OnStep != nil {
-				cfg.OnStep(st)
-			}
-			if st.Met {
-				return true, nil
-			}
+	// step runs step n+1 at rate and records it.
+	step := func(rate float64, attempt int) (FindStep, error) {
+		if err := ctx.Err(); err != nil {
+			return FindStep{}, err
 		}
-		return false, nil
+		n++
+		s, err := run(ctx, n, rate)
+		if err != nil {
+			return FindStep{}, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
+		}
+		st, err := judgeStep(cfg, n, rate, s)
+		if err != nil {
+			return FindStep{}, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
+		}
+		st.Attempt, st.Control = attempt, attempt == 0
+		res.Steps = append(res.Steps, st)
+		if cfg.OnStep != nil {
+			cfg.OnStep(st)
+		}
+		return st, nil
+	}
+	// try runs steps at rate until one meets the target, at most
+	// 1+Retries; if all fail, a control at met (if any) confirms the
+	// failure, or voids it and the rate is tried again. It reports
+	// whether the rate met, or failed, or neither before the budget was
+	// spent.
+	try := func(rate float64) (verdict, error) {
+		for {
+			for a := 1; a <= 1+cfg.Retries; a++ {
+				if n >= cfg.Steps {
+					return undecided, nil
+				}
+				st, err := step(rate, a)
+				if err != nil {
+					return undecided, err
+				}
+				if st.Met {
+					return metTarget, nil
+				}
+			}
+			if met == 0 {
+				// Nothing to control against: the start rate.
+				return failedTarget, nil
+			}
+			if n >= cfg.Steps {
+				return undecided, nil
+			}
+			ctl, err := step(met, 0)
+			if err != nil {
+				return undecided, err
+			}
+			if ctl.Met {
+				return failedTarget, nil
+			}
+			res.Noisy++
+		}
 	}
 	for {
-		ok, err := try(rate)
+		v, err := try(rate)
 		if err != nil {
 			return res, err
 		}
+		if v == undecided {
+			// The budget ran out before the rate was met or its failure
+			// confirmed; steps at it failed all the same.
+			res.Outcome, res.Unconfirmed = FindBudget, rate
+			if met == 0 {
+				res.Outcome, res.Failed = FindStartFailed, rate
+			}
+			return res, nil
+		}
 		// Every rate tried after the probe lies between met and failed,
 		// so the interval only narrows, whatever a noisy step says.
-		if ok {
+		if v == metTarget {
 			met = rate
 		} else {
 			failed = rate
@@ -296,6 +364,15 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 		rate = next
 	}
 }
+
+// verdict is what the steps at one rate decided.
+type verdict int
+
+const (
+	undecided    verdict = iota // the budget ran out first
+	metTarget                   // a step met the target
+	failedTarget                // every step failed, and the control met (or there was none)
+)
 
 // roundRate rounds r to three significant digits (a whole number from 100
 // up to 999, then 1010, 1020…): finer rates are not told apart by a step

@@ -108,10 +108,40 @@ func TestFindNoise(t *testing.T) {
 		if res.Outcome != FindFound || !(res.Met < res.Failed) || res.Met > 1.1*x || res.Failed < 0.9*x || res.Met < 0.9*x/(1+DefaultFindPrecision) {
 			t.Fatalf("seed %d: %s [%g, %g]; want found, met ≤ 1.1x and failed ≥ 0.9x of %g", seed, res.Outcome, res.Met, res.Failed, x)
 		}
-		for _, s := range res.Steps {
-			if s.Met && s.Rate > res.Met || !s.Met && s.Rate < res.Failed {
-				t.Fatalf("seed %d: step %d at %g (met %v) outside of the result's [%g, %g]", seed, s.N, s.Rate, s.Met, res.Met, res.Failed)
+		checkSteps(t, res)
+	}
+}
+
+// checkSteps checks that res's steps bear out its interval: no step met
+// above the rate found, and the failure that sets its upper end was
+// confirmed by a control that met right after it; every failed control
+// voided the failures before it, which were tried again.
+func checkSteps(t *testing.T, res FindResult) {
+	t.Helper()
+	noisy := 0
+	for i, s := range res.Steps {
+		if s.Met && s.Rate > res.Met {
+			t.Fatalf("step %d at %g met, above the rate found %g", s.N, s.Rate, res.Met)
+		}
+		if s.Control {
+			if s.Rate > res.Met || i == 0 || res.Steps[i-1].Met {
+				t.Fatalf("step %d: a control at %g after %+v; want one at a rate met, after a failure", s.N, s.Rate, res.Steps[i-1])
 			}
+			if !s.Met {
+				noisy++
+			}
+		}
+	}
+	if noisy != res.Noisy {
+		t.Fatalf("%d controls failed, the result says %d", noisy, res.Noisy)
+	}
+	if res.Failed > 0 && res.Met > 0 {
+		confirmed := false
+		for i, s := range res.Steps[1:] {
+			confirmed = confirmed || s.Control && s.Met && res.Steps[i].Rate == res.Failed
+		}
+		if !confirmed {
+			t.Fatalf("the rate that failed, %g, was not confirmed by a control that met", res.Failed)
 		}
 	}
 }
@@ -133,10 +163,15 @@ func TestFindEnds(t *testing.T) {
 			outcome: FindNoCeiling, rate: 1600, steps: 5, describeSubstr: "no ceiling found"},
 		{name: "highest rate reached", cfg: FindConfig{Max: 1000}, run: capacity(1e9),
 			outcome: FindNoCeiling, rate: 1000, steps: 5, describeSubstr: "up to 1000 req/s"},
-		{name: "budget spent while bisecting", cfg: FindConfig{Steps: 4}, run: capacity(130),
-			outcome: FindBudget, rate: 125, failed: 150, steps: 4, describeSubstr: "step budget of 4 spent"},
+		// 100 met, 200 failed, control 100 met; 150 failed, control
+		// met; 125 met; the budget is spent.
+		{name: "budget spent while bisecting", cfg: FindConfig{Steps: 6}, run: capacity(130),
+			outcome: FindBudget, rate: 125, failed: 150, steps: 6, describeSubstr: "step budget of 6 spent: 125 req/s met p99<10ms, 150 did not"},
+		// 100 met, 200 failed, and the budget is spent before the control.
+		{name: "budget spent before a control", cfg: FindConfig{Steps: 2}, run: capacity(130),
+			outcome: FindBudget, rate: 100, failed: 0, steps: 2, describeSubstr: "200 req/s did not, but the budget ran out before a control step at 100"},
 		{name: "resolution reached", cfg: FindConfig{Start: 100, Precision: 0.001}, run: capacity(150),
-			outcome: FindFound, rate: 150, failed: 151, steps: 9, describeSubstr: "found 150 req/s"},
+			outcome: FindFound, rate: 150, failed: 151, steps: 16, describeSubstr: "found 150 req/s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,6 +186,7 @@ func TestFindEnds(t *testing.T) {
 			if d := res.Describe(); !strings.Contains(d, tc.describeSubstr) {
 				t.Errorf("Describe() = %q, want it to say %q", d, tc.describeSubstr)
 			}
+			checkSteps(t, res)
 		})
 	}
 }
@@ -230,14 +266,20 @@ func TestFindRetries(t *testing.T) {
 	if res.Outcome != FindFound || !(res.Met <= x && x < res.Failed) {
 		t.Fatalf("%s [%g, %g); want found around %g", res.Outcome, res.Met, res.Failed, x)
 	}
+	checkSteps(t, res)
+	runs := map[float64]int{} // runs at each rate, controls aside
 	for _, s := range res.Steps {
+		if !s.Control {
+			runs[s.Rate]++
+		}
+	}
+	for rate, n := range runs {
 		want := 2
-		if s.Rate > x {
+		if rate > x {
 			want = 3
 		}
-		// The last rate's runs may be cut short by the budget.
-		if tries[s.Rate] != want && s.Rate != res.Steps[len(res.Steps)-1].Rate || s.Attempt > want {
-			t.Errorf("%g req/s run %d times (attempt %d), want %d", s.Rate, tries[s.Rate], s.Attempt, want)
+		if n != want {
+			t.Errorf("%g req/s run %d times, want %d", rate, n, want)
 		}
 	}
 	// The budget counts every run: two rates of three runs each.
@@ -254,9 +296,58 @@ func TestFindRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != FindBudget || len(res.Steps) != 5 || res.Rate != 800 || res.Failed != 1600 {
-		t.Errorf("%s at [%g, %g) after %d runs; want budget spent at [800, 1600) after 5 (400 twice, 800 twice, 1600 once)", res.Outcome, res.Rate, res.Failed, len(res.Steps))
+	if res.Outcome != FindBudget || len(res.Steps) != 5 || res.Rate != 800 || res.Failed != 0 || res.Unconfirmed != 1600 {
+		t.Errorf("%s at [%g, %g) (unconfirmed %g) after %d runs; want budget spent with 800 met and 1600 unconfirmed after 5 (400 twice, 800 twice, 1600 once)", res.Outcome, res.Rate, res.Failed, res.Unconfirmed, len(res.Steps))
 	}
+}
+
+// TestFindControlVoidsNoise: a burst of noise that fails every step for a
+// while, whatever its rate, would end a search low; the control at the
+// rate met fails in the burst too, so the failures are void and the
+// search, tried again after the burst, finds the server's capacity.
+func TestFindControlVoidsNoise(t *testing.T) {
+	const x = 10000.0
+	for burst := 2; burst <= 12; burst++ {
+		// Steps burst to burst+2 fail, whatever the rate.
+		run := func(_ context.Context, n int, rate float64) (Summary, error) {
+			lat := time.Millisecond
+			if rate > x || n >= burst && n <= burst+2 {
+				lat = time.Second
+			}
+			return fakeStep(rate, lat, 0, 0), nil
+		}
+		res, err := Find(context.Background(), FindConfig{Criteria: mustThresholds(t, "p99<10ms"), Retries: 1}, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != FindFound || !(res.Met <= x && x < res.Failed) {
+			t.Errorf("burst at step %d: %s [%g, %g); want found around %g", burst, res.Outcome, res.Met, res.Failed, x)
+		}
+		if res.Noisy == 0 && burst > 1 {
+			t.Errorf("burst at step %d: no control failed", burst)
+		}
+		if !strings.Contains(res.Describe(), "control steps failed a rate the server had met") {
+			t.Errorf("burst at step %d: Describe() = %q, want it to say the controls failed", burst, res.Describe())
+		}
+		checkSteps(t, res)
+	}
+	// A machine noisy for good: every control fails, and the budget ends
+	// the search without a confirmed failure.
+	run := func(_ context.Context, n int, rate float64) (Summary, error) {
+		lat := time.Millisecond
+		if n > 3 {
+			lat = time.Second
+		}
+		return fakeStep(rate, lat, 0, 0), nil
+	}
+	res, err := Find(context.Background(), FindConfig{Criteria: mustThresholds(t, "p99<10ms"), Retries: 1, Steps: 12}, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != FindBudget || res.Rate != 400 || res.Failed != 0 || res.Unconfirmed != 800 || res.Noisy != 3 {
+		t.Errorf("%s, %g met, %g failed, %g unconfirmed, %d controls failed; want budget, 400 met, 800 unconfirmed, 3 controls failed", res.Outcome, res.Rate, res.Failed, res.Unconfirmed, res.Noisy)
+	}
+	checkSteps(t, res)
 }
 
 // TestFindStopsOnError: a step that cannot run ends the search with the

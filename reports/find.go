@@ -91,18 +91,25 @@ func interval(res loadgen.FindResult) string {
 	if res.Met > 0 {
 		lo = loadgen.FormatRate(res.Met)
 	}
-	if res.Failed > 0 {
+	switch {
+	case res.Failed > 0:
 		hi = loadgen.FormatRate(res.Failed)
+	case res.Unconfirmed > 0:
+		hi = loadgen.FormatRate(res.Unconfirmed) + " unconfirmed"
 	}
 	return fmt.Sprintf("[%s, %s)", lo, hi)
 }
 
 // stepVerdict says whether a step met the target, and why not.
 func stepVerdict(s loadgen.FindStep) string {
+	v := "not met: " + strings.Join(s.Failed, "; ")
 	if s.Met {
-		return "met"
+		v = "met"
 	}
-	return "not met: " + strings.Join(s.Failed, "; ")
+	if s.Control {
+		return "control, " + v
+	}
+	return v
 }
 
 // WriteFindMarkdown writes the ranking and every step as Markdown tables.

@@ -65,8 +65,8 @@ func (f *findFlags) define(fs *flag.FlagSet) {
 		f.precision = v
 		return nil
 	})
-	fs.IntVar(&f.steps, "find-steps", loadgen.DefaultFindSteps, "--find: the step budget (every step run counts, retries too)")
-	fs.IntVar(&f.retries, "find-retries", defaultFindRetries, "--find: how many times a step that did not meet the target is run again before its rate counts as failed (noise on a busy machine only adds latency)")
+	fs.IntVar(&f.steps, "find-steps", loadgen.DefaultFindSteps, "--find: the step budget (every step run counts, retries and controls too)")
+	fs.IntVar(&f.retries, "find-retries", defaultFindRetries, "--find: how many times a step that did not meet the target is run again before its rate counts as failed, which a control step at the highest rate met then confirms (noise on a busy machine only adds latency)")
 }
 
 // config returns the search's configuration, checked.
@@ -94,10 +94,13 @@ func (f *findFlags) config() (loadgen.FindConfig, error) {
 // stepLine is a step as the search prints it when it ends.
 func stepLine(s loadgen.FindStep) string {
 	try := ""
-	if s.Attempt > 1 {
+	switch {
+	case s.Control:
+		try = "(control)"
+	case s.Attempt > 1:
 		try = fmt.Sprintf("(try %d)", s.Attempt)
 	}
-	line := fmt.Sprintf("step %2d  %9s req/s %-7s achieved %9.1f/s  p50 %-9s p99 %-9s errors %-5d ", s.N, loadgen.FormatRate(s.Rate), try,
+	line := fmt.Sprintf("step %2d  %9s req/s %-9s achieved %9.1f/s  p50 %-9s p99 %-9s errors %-5d ", s.N, loadgen.FormatRate(s.Rate), try,
 		s.Achieved, loadgen.FormatDuration(s.P50Us), loadgen.FormatDuration(s.P99Us), s.Errors)
 	if s.Met {
 		return line + "met"
