@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // The search for the highest rate that meets a target (tcpkali's
@@ -79,14 +80,27 @@ type FindConfig struct {
 	// met once is met.
 	//
 	// For the same reason a failure is confirmed before it counts: once
-	// every run at a rate has failed, a control step runs at the highest
-	// rate that met. If the control meets, the rate failed. If it fails,
-	// the machine is failing a rate the server was seen to take: the
-	// failures at the rate are noise and say nothing of the server, and
-	// the rate is tried again (the step budget bounds how often).
+	// every run at a rate has failed, a control step runs at half the
+	// highest rate that met (see controlRate). If the control meets, the
+	// rate failed. If it fails, the machine is failing a rate the server
+	// takes with room to spare: the failures at the rate are noise and
+	// say nothing of the server, and the rate is tried again, once; if it
+	// fails again, it failed.
 	Retries int
+	// Cooldown is how long the search waits before the step after one
+	// that did not meet the target. A server pushed past its capacity
+	// still holds the requests it queued when the step ends (a FIFO
+	// server answers them, closed connections or not), and the next step
+	// would pay for them: a retry, a control at a rate the server met, or
+	// a lower rate of the bisection would fail on the previous step's
+	// backlog. A backlog built over a step at up to twice the capacity
+	// drains within the step's length, which is what the CLI waits.
+	Cooldown time.Duration
 	// OnStep, if set, is called after each step.
 	OnStep func(FindStep)
+
+	// sleep waits d unless ctx ends first (tests replace it).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // StepRunner runs step n (from 1) of a search: an open loop at rate
@@ -101,9 +115,9 @@ type FindStep struct {
 	// Attempt counts the runs at this rate, from 1 (see Retries); 0 for
 	// a control.
 	Attempt int `json:"attempt"`
-	// Control marks a control step: a run at the highest rate met, after
-	// every run at a higher rate failed, to tell the server's failure from
-	// the machine's (see FindConfig.Retries).
+	// Control marks a control step: a run at half the highest rate met,
+	// after every run at a higher rate failed, to tell the server's
+	// failure from the machine's (see FindConfig.Retries).
 	Control bool `json:"control,omitempty"`
 	// Achieved is the rate answered, requests per second.
 	Achieved float64 `json:"achieved"`
@@ -182,8 +196,8 @@ func (r FindResult) Describe() string {
 		return fmt.Sprintf("even the start rate, %s req/s, did not meet %s: no rate found (try a lower --find-start; or a higher one if the machine is slower at low rates, its idle CPUs waking late)", FormatRate(r.Start), crit)
 	case FindBudget:
 		if r.Failed == 0 {
-			return fmt.Sprintf("step budget of %d spent: %s req/s met %s; %s req/s did not, but the budget ran out before a control step at %s could confirm that the server, not the machine, failed it%s",
-				r.Budget, FormatRate(r.Met), crit, FormatRate(r.Unconfirmed), FormatRate(r.Met), r.noise())
+			return fmt.Sprintf("step budget of %d spent: %s req/s met %s; %s req/s did not, but the budget ran out before a control step could confirm that the server, not the machine, failed it%s",
+				r.Budget, FormatRate(r.Met), crit, FormatRate(r.Unconfirmed), r.noise())
 		}
 		return fmt.Sprintf("step budget of %d spent: %s req/s met %s, %s did not (%.1f%% apart, more than the precision %.1f%%)%s",
 			r.Budget, FormatRate(r.Met), crit, FormatRate(r.Failed), 100*r.Width(), 100*r.Precision, r.noise())
@@ -198,7 +212,7 @@ func (r FindResult) noise() string {
 	if r.Noisy == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %d control steps failed a rate the server had met and voided the failures before them: the machine is noisy at this target (check steal in vmstat; lengthen the steps or raise the target)", r.Noisy)
+	return fmt.Sprintf("; %d control steps failed at half a rate the server had met, voiding the failures before them once: the machine is noisy at this target (check steal in vmstat; lengthen the steps or raise the target)", r.Noisy)
 }
 
 func (c *FindConfig) normalize() error {
@@ -227,6 +241,11 @@ func (c *FindConfig) normalize() error {
 		return fmt.Errorf("%w: step budget %d: want at least 2", ErrFind, c.Steps)
 	case c.Retries < 0:
 		return fmt.Errorf("%w: retries %d: want 0 or more", ErrFind, c.Retries)
+	case c.Cooldown < 0:
+		return fmt.Errorf("%w: cool-down %v: want 0 or more", ErrFind, c.Cooldown)
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
 	}
 	return nil
 }
@@ -251,8 +270,15 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 	var met, failed float64 // the highest rate that met, the lowest that did not; 0: none yet
 	rate := cfg.Start
 	n := 0
-	// step runs step n+1 at rate and records it.
+	prevFailed := false
+	// step runs step n+1 at rate and records it, after the cool-down if
+	// the step before it failed.
 	step := func(rate float64, attempt int) (FindStep, error) {
+		if prevFailed && cfg.Cooldown > 0 {
+			if err := cfg.sleep(ctx, cfg.Cooldown); err != nil {
+				return FindStep{}, err
+			}
+		}
 		if err := ctx.Err(); err != nil {
 			return FindStep{}, err
 		}
@@ -266,6 +292,7 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 			return FindStep{}, fmt.Errorf("step %d at %s req/s: %w", n, FormatRate(rate), err)
 		}
 		st.Attempt, st.Control = attempt, attempt == 0
+		prevFailed = !st.Met
 		res.Steps = append(res.Steps, st)
 		if cfg.OnStep != nil {
 			cfg.OnStep(st)
@@ -278,6 +305,7 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 	// whether the rate met, or failed, or neither before the budget was
 	// spent.
 	try := func(rate float64) (verdict, error) {
+		voided := false
 		for {
 			for a := 1; a <= 1+cfg.Retries; a++ {
 				if n >= cfg.Steps {
@@ -291,14 +319,15 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 					return metTarget, nil
 				}
 			}
-			if met == 0 {
-				// Nothing to control against: the start rate.
+			if met == 0 || voided {
+				// Nothing to control against (the start rate), or the
+				// rate's failures were voided once already.
 				return failedTarget, nil
 			}
 			if n >= cfg.Steps {
 				return undecided, nil
 			}
-			ctl, err := step(met, 0)
+			ctl, err := step(controlRate(cfg, met), 0)
 			if err != nil {
 				return undecided, err
 			}
@@ -306,6 +335,7 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 				return failedTarget, nil
 			}
 			res.Noisy++
+			voided = true
 		}
 	}
 	for {
@@ -362,6 +392,27 @@ func Find(ctx context.Context, cfg FindConfig, run StepRunner) (FindResult, erro
 			return res, nil
 		}
 		rate = next
+	}
+}
+
+// controlRate is the rate of a control step when met is the highest rate
+// met: half of it (not below the start rate, which met), so that the
+// server has room to spare. A control at met itself would be marginal
+// once the bisection nears the ceiling: a rate that met by a hair fails
+// as often as not, and its failures would be taken for the machine's.
+func controlRate(cfg FindConfig, met float64) float64 {
+	return max(roundRate(met/2), min(cfg.Start, met))
+}
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

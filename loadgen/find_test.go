@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -136,12 +137,21 @@ func checkSteps(t *testing.T, res FindResult) {
 		t.Fatalf("%d controls failed, the result says %d", noisy, res.Noisy)
 	}
 	if res.Failed > 0 && res.Met > 0 {
-		confirmed := false
+		// Confirmed: a control met right after the rate's failures, or
+		// the rate failed again after a control voided its failures.
+		confirmed, voided := false, false
 		for i, s := range res.Steps[1:] {
-			confirmed = confirmed || s.Control && s.Met && res.Steps[i].Rate == res.Failed
+			prev := res.Steps[i]
+			switch {
+			case s.Control && prev.Rate == res.Failed:
+				confirmed = confirmed || s.Met
+				voided = voided || !s.Met
+			case !s.Control && s.Rate == res.Failed && voided && !s.Met:
+				confirmed = true
+			}
 		}
 		if !confirmed {
-			t.Fatalf("the rate that failed, %g, was not confirmed by a control that met", res.Failed)
+			t.Fatalf("the rate that failed, %g, was not confirmed", res.Failed)
 		}
 	}
 }
@@ -169,7 +179,7 @@ func TestFindEnds(t *testing.T) {
 			outcome: FindBudget, rate: 125, failed: 150, steps: 6, describeSubstr: "step budget of 6 spent: 125 req/s met p99<10ms, 150 did not"},
 		// 100 met, 200 failed, and the budget is spent before the control.
 		{name: "budget spent before a control", cfg: FindConfig{Steps: 2}, run: capacity(130),
-			outcome: FindBudget, rate: 100, failed: 0, steps: 2, describeSubstr: "200 req/s did not, but the budget ran out before a control step at 100"},
+			outcome: FindBudget, rate: 100, failed: 0, steps: 2, describeSubstr: "200 req/s did not, but the budget ran out before a control step"},
 		{name: "resolution reached", cfg: FindConfig{Start: 100, Precision: 0.001}, run: capacity(150),
 			outcome: FindFound, rate: 150, failed: 151, steps: 16, describeSubstr: "found 150 req/s"},
 	}
@@ -273,10 +283,21 @@ func TestFindRetries(t *testing.T) {
 			runs[s.Rate]++
 		}
 	}
+	// A control's rate is new to the server, so its first run fails
+	// too, and voids the failures before it once.
+	voided := map[float64]bool{}
+	for i, s := range res.Steps {
+		if s.Control && !s.Met {
+			voided[res.Steps[i-1].Rate] = true
+		}
+	}
 	for rate, n := range runs {
 		want := 2
 		if rate > x {
 			want = 3
+			if voided[rate] {
+				want = 6
+			}
 		}
 		if n != want {
 			t.Errorf("%g req/s run %d times, want %d", rate, n, want)
@@ -326,13 +347,15 @@ func TestFindControlVoidsNoise(t *testing.T) {
 		if res.Noisy == 0 && burst > 1 {
 			t.Errorf("burst at step %d: no control failed", burst)
 		}
-		if !strings.Contains(res.Describe(), "control steps failed a rate the server had met") {
+		if !strings.Contains(res.Describe(), "control steps failed at half a rate the server had met") {
 			t.Errorf("burst at step %d: Describe() = %q, want it to say the controls failed", burst, res.Describe())
 		}
 		checkSteps(t, res)
 	}
-	// A machine noisy for good: every control fails, and the budget ends
-	// the search without a confirmed failure.
+	// A machine noisy for good: every step fails from the fourth on. A
+	// rate's failures are voided once, then count: 800 (steps 4-5, the
+	// control at 200 fails, 7-8) fails; 600 (9-10, the control fails, 12)
+	// is left unconfirmed by the budget.
 	run := func(_ context.Context, n int, rate float64) (Summary, error) {
 		lat := time.Millisecond
 		if n > 3 {
@@ -344,8 +367,13 @@ func TestFindControlVoidsNoise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != FindBudget || res.Rate != 400 || res.Failed != 0 || res.Unconfirmed != 800 || res.Noisy != 3 {
-		t.Errorf("%s, %g met, %g failed, %g unconfirmed, %d controls failed; want budget, 400 met, 800 unconfirmed, 3 controls failed", res.Outcome, res.Rate, res.Failed, res.Unconfirmed, res.Noisy)
+	if res.Outcome != FindBudget || res.Rate != 400 || res.Failed != 800 || res.Unconfirmed != 600 || res.Noisy != 2 {
+		t.Errorf("%s, %g met, %g failed, %g unconfirmed, %d controls failed; want budget, 400 met, 800 failed, 600 unconfirmed, 2 controls failed", res.Outcome, res.Rate, res.Failed, res.Unconfirmed, res.Noisy)
+	}
+	for _, s := range res.Steps {
+		if s.Control && s.Rate != 200 {
+			t.Errorf("step %d: control at %g, want 200 (half of 400, the highest rate met)", s.N, s.Rate)
+		}
 	}
 	checkSteps(t, res)
 }
@@ -377,6 +405,7 @@ func TestFindConfigErrors(t *testing.T) {
 		{Criteria: crit, Precision: -0.1},
 		{Criteria: crit, Steps: 1},
 		{Criteria: crit, Retries: -1},
+		{Criteria: crit, Cooldown: -time.Second},
 	} {
 		if err := c.Validate(); !errors.Is(err, ErrFind) {
 			t.Errorf("%+v: %v, want ErrFind", c, err)
@@ -392,5 +421,43 @@ func TestRoundRate(t *testing.T) {
 	}
 	if d := StepDir(3, 400); d != "step-03-400rps" {
 		t.Errorf("StepDir(3, 400) = %q", d)
+	}
+}
+
+// TestFindCooldown: the search pauses before every step that follows one
+// that failed, and only then, so a server drains the backlog an
+// overloaded step left before the next step measures it; a search
+// cancelled in a pause ends with the context's error.
+func TestFindCooldown(t *testing.T) {
+	var log []string
+	cfg := FindConfig{Criteria: mustThresholds(t, "p99<10ms"), Retries: 1, Cooldown: 4 * time.Second,
+		sleep: func(_ context.Context, d time.Duration) error {
+			log = append(log, "pause "+d.String())
+			return nil
+		},
+		OnStep: func(s FindStep) { log = append(log, fmt.Sprintf("%g %v", s.Rate, s.Met)) },
+	}
+	res, err := Find(context.Background(), cfg, capacity(150))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range log {
+		paused := strings.HasPrefix(e, "pause")
+		afterFail := i > 0 && strings.HasSuffix(log[i-1], "false")
+		if paused != afterFail || paused && e != "pause 4s" {
+			t.Fatalf("%q at %d of %q: want a 4s pause exactly after each failed step", e, i, log)
+		}
+	}
+	if last := log[len(log)-1]; strings.HasPrefix(last, "pause") || res.Outcome != FindFound {
+		t.Fatalf("%s, log %q: want found, and no pause after the last step", res.Outcome, log)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.sleep = func(ctx context.Context, d time.Duration) error {
+		cancel()
+		return sleepCtx(ctx, time.Hour)
+	}
+	cfg.OnStep = nil
+	if _, err := Find(ctx, cfg, capacity(150)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled in a pause: %v, want context.Canceled", err)
 	}
 }

@@ -141,6 +141,7 @@ func search(ctx context.Context, cfg loadgen.Config, fc loadgen.FindConfig, dir 
 		lw = w
 	}
 	fc.OnStep = func(s loadgen.FindStep) { fmt.Fprintln(w, stepLine(s)) }
+	fc.Cooldown = findCooldown(cfg)
 	res, err := loadgen.Find(ctx, fc, func(ctx context.Context, n int, rate float64) (loadgen.Summary, error) {
 		return runStep(ctx, cfg, n, rate, dir, lw)
 	})
@@ -154,6 +155,11 @@ func search(ctx context.Context, cfg loadgen.Config, fc loadgen.FindConfig, dir 
 	}
 	return res, err
 }
+
+// findCooldown is the pause after a step that failed: a step's length, in
+// which a server drains what a step at up to twice its capacity queued
+// (see loadgen.FindConfig.Cooldown).
+func findCooldown(cfg loadgen.Config) time.Duration { return cfg.Warmup + cfg.Duration }
 
 // findWorkload says what each step of a search of cfg ran, its rate aside.
 func findWorkload(cfg loadgen.Config) string {
@@ -173,8 +179,8 @@ func findWorkload(cfg loadgen.Config) string {
 	if cfg.Reconnect {
 		kind = "short connections"
 	}
-	return fmt.Sprintf("%s over %s, %s (%s, %d in flight each); each step an open loop of %s after a %s warm-up",
-		what, cfg.Network, conns, kind, max(cfg.Pipeline, 1), cfg.Duration, cfg.Warmup)
+	return fmt.Sprintf("%s over %s, %s (%s, %d in flight each); each step an open loop of %s after a %s warm-up, and a pause of %s after a step that fails, for the server to drain",
+		what, cfg.Network, conns, kind, max(cfg.Pipeline, 1), cfg.Duration, cfg.Warmup, findCooldown(cfg))
 }
 
 // findVerdict is the exit status a search earned: 0 for a rate found
