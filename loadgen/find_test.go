@@ -7,13 +7,35 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
+// fakeSteps memoizes fakeStep: encoding a histogram is most of a fake
+// step's cost (under -race, most of the search tests' time), and the
+// searches run the same rates over and over.
+var fakeSteps sync.Map // fakeKey → Summary
+
+type fakeKey struct {
+	rate         float64
+	latency      time.Duration
+	errs, unsent int64
+}
+
 // fakeStep is the summary of a step at rate whose every request took
-// latency, answered all but the given counts.
+// latency, answered all but the given counts. Callers must not modify it.
 func fakeStep(rate float64, latency time.Duration, errs, unsent int64) Summary {
+	k := fakeKey{rate, latency, errs, unsent}
+	if s, ok := fakeSteps.Load(k); ok {
+		return s.(Summary)
+	}
+	s := newFakeStep(rate, latency, errs, unsent)
+	fakeSteps.Store(k, s)
+	return s
+}
+
+func newFakeStep(rate float64, latency time.Duration, errs, unsent int64) Summary {
 	h := NewHistogram()
 	const d = 3 // seconds
 	due := int64(rate * d)
