@@ -314,13 +314,19 @@ func (w *worker) writeDeadline(now int64) {
 
 func (w *worker) readDeadline() {
 	lo, hi := w.x.window(w.now())
-	w.setDeadline(&w.rdl, lo, hi, w.setReadDeadline)
+	set := w.conn.SetReadDeadline
+	if lo == hi {
+		// An open loop's due time (a timeout's window has slack).
+		set = w.setDueDeadline
+	}
+	w.setDeadline(&w.rdl, lo, hi, set)
 }
 
-// setReadDeadline sets the connection's read deadline and arms the alarm
+// setDueDeadline sets the connection's read deadline and arms the alarm
 // for it, so that a read waiting for an open loop's due time ends then,
-// not up to a millisecond later.
-func (w *worker) setReadDeadline(t time.Time) error {
+// not up to a millisecond later. Timeouts need no such precision, and a
+// closed loop makes no syscall for it.
+func (w *worker) setDueDeadline(t time.Time) error {
 	if !t.IsZero() {
 		w.alarm.wakeAt(t)
 	}
